@@ -1,5 +1,7 @@
 """Models: pure functions of one flat parameter vector (see :mod:`adaptive_lr.models.base`)."""
 
 from .base import Model
+from .linear import LinearRegression
+from .logistic import LogisticRegression
 
-__all__ = ["Model"]
+__all__ = ["Model", "LinearRegression", "LogisticRegression"]

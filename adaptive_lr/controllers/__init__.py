@@ -1,0 +1,9 @@
+"""Learning-rate controllers behind one interface (see :mod:`.base` for the contract)."""
+
+from .base import LearningRateController
+from .exact_newton import ExactNewtonLR
+from .first_order import FirstOrderLR
+from .fixed import FixedLR
+from .second_order import SecondOrderLR
+
+__all__ = ["LearningRateController", "FixedLR", "FirstOrderLR", "SecondOrderLR", "ExactNewtonLR"]

@@ -1,0 +1,158 @@
+"""Multiclass logistic regression: softmax cross-entropy with bias (the paper's Sec. 4.2.2).
+
+``L(w) = mean_i [logsumexp(z_i) - z_i[y_i]]`` with logits ``z = X @ weight.T + bias``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import make_layout
+from .base import (
+    Model,
+    as_float_matrix,
+    check_dtype,
+    check_labels,
+    raise_if_inputs_not_finite,
+)
+
+
+def logsumexp(Z: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(Z), axis=-1))`` without overflow: shift by the row maximum first."""
+    m = Z.max(axis=-1, keepdims=True)
+    return (m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True)))[..., 0]
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum (exact in exact arithmetic)."""
+    E = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    E /= E.sum(axis=-1, keepdims=True)
+    return E
+
+
+class LogisticRegression(Model):
+    """Softmax regression on ``C`` classes as a pure function of a flat vector ``w``.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input columns ``D``.
+    n_classes : int
+        Number of classes ``C`` (labels are integers in ``[0, C)``).
+
+    Notes
+    -----
+    Layout of ``w``: ``weight`` (C, D) then ``bias`` (C,), as ``torch.nn.Linear`` names them.
+    With ``P = softmax(Z)`` and one-hot ``Y``, the gradient is ``(P - Y)^T X / N`` and
+    ``sum_i (P - Y)_i / N``. Along a direction ``d`` with logit change ``Q = X d_W^T + d_b``:
+    ``f'(eta) = -mean_i (P - Y)_i . Q_i`` (Eq. 7) and
+    ``f''(eta) = mean_i [sum_c P_ic Q_ic^2 - (sum_c P_ic Q_ic)^2]`` (Eq. 11, the softmax
+    Hessian ``diag(p) - p p^T`` applied to ``Q_i``), with ``P`` taken at ``w - eta d``.
+
+    Examples
+    --------
+    >>> model = LogisticRegression(n_features=2, n_classes=3)
+    >>> w = np.zeros(model.num_params)             # all classes equally likely
+    >>> X = np.array([[1.0, 2.0]]); y = np.array([2])
+    >>> round(model.loss(w, X, y), 12) == round(float(np.log(3)), 12)
+    True
+    """
+
+    task = "classification"
+    has_exact_line_derivatives = True
+
+    def __init__(self, n_features: int, n_classes: int):
+        for name, v, least in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
+            if int(v) != v or v < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {v!r}")
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        self.layout = make_layout([("weight", (self.n_classes, self.n_features)),
+                                   ("bias", (self.n_classes,))])
+        self._nw = self.n_classes * self.n_features
+
+    def __repr__(self) -> str:
+        return f"LogisticRegression({self.n_features}, {self.n_classes})"
+
+    def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+        """Uniform in ``[-1/sqrt(D), 1/sqrt(D)]``, as ``torch.nn.Linear`` does."""
+        bound = 1.0 / np.sqrt(self.n_features)
+        return rng.uniform(-bound, bound, self.num_params).astype(check_dtype(dtype))
+
+    def _logits(self, v: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``X @ v_weight.T + v_bias`` for a flat vector laid out like ``w``; (N, C)."""
+        W = v[: self._nw].reshape(self.n_classes, self.n_features)  # (C*D,) -> (C, D)
+        Z = X @ W.T  # (N, D) @ (D, C) -> (N, C)
+        Z += v[self._nw :]
+        return Z
+
+    def _inputs(self, w, X, y=None):
+        w = self._check_w(w)
+        X = as_float_matrix(X, w.dtype, self.n_features)
+        if y is not None:
+            y = check_labels(y, X.shape[0], self.n_classes)
+        return w, X, y
+
+    def _finish(self, value, w, X) -> float:
+        value = float(value)
+        if not np.isfinite(value):
+            raise_if_inputs_not_finite(w, X)
+        return value
+
+    def predict(self, w, X) -> np.ndarray:
+        """Most likely class of each row, (N,) int64."""
+        w, X, _ = self._inputs(w, X)
+        return self._logits(w, X).argmax(axis=1)
+
+    def predict_proba(self, w, X) -> np.ndarray:
+        """Class probabilities, (N, C)."""
+        w, X, _ = self._inputs(w, X)
+        return softmax(self._logits(w, X))
+
+    def loss(self, w, X, y, *, noise=None) -> float:
+        w, X, y = self._inputs(w, X, y)
+        Z = self._logits(w, X)
+        rows = np.arange(X.shape[0])
+        return self._finish(np.mean(logsumexp(Z) - Z[rows, y]), w, X)
+
+    def forward_backward(self, w, X, y, *, noise=None):
+        """Loss, gradient and the logits ``Z`` at ``w`` as cache."""
+        w, X, y = self._inputs(w, X, y)
+        n = X.shape[0]
+        rows = np.arange(n)
+        Z = self._logits(w, X)  # (N, C)
+        lse = logsumexp(Z)
+        loss = self._finish(np.mean(lse - Z[rows, y]), w, X)
+        G = np.exp(Z - lse[:, None])  # softmax P, (N, C)
+        G[rows, y] -= 1.0  # P - Y
+        G /= n
+        grad = np.empty_like(w)
+        np.matmul(G.T, X, out=grad[: self._nw].reshape(self.n_classes, self.n_features))
+        G.sum(axis=0, out=grad[self._nw :])  # (N, C) -> (C,)
+        return loss, grad, Z
+
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
+        """Fused ``f(eta) = L(w - eta d)`` for all ``etas``: logits ``Z - eta Q`` from two
+        products ``Z = X w`` (or the cache) and ``Q = X d``."""
+        w, X, y = self._inputs(w, X, y)
+        d = self._check_direction(w, d)
+        Z = self._logits(w, X) if cache is None else cache  # (N, C)
+        Q = self._logits(d, X)  # (N, C)
+        etas = np.asarray(etas, dtype=w.dtype)
+        rows = np.arange(X.shape[0])
+        Zk = Z[None] - etas[:, None, None] * Q[None]  # (K, N, C)
+        picked = Z[rows, y][None] - etas[:, None] * Q[rows, y][None]  # (K, N)
+        out = np.mean(logsumexp(Zk) - picked, axis=1)  # (K,)
+        return out.astype(np.float64)
+
+    def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
+        """Exact ``f'(eta)`` and ``f''(eta)`` (Hessian-vector product; see the class Notes)."""
+        w, X, y = self._inputs(w, X, y)
+        d = self._check_direction(w, d)
+        n = X.shape[0]
+        Q = self._logits(d, X)  # (N, C)
+        P = softmax(self._logits(w, X) - eta * Q)
+        PQ = np.einsum("nc,nc->n", P, Q)  # sum_c P_nc Q_nc, (N,)
+        f1 = -(PQ.sum() - Q[np.arange(n), y].sum()) / n
+        f2 = (np.einsum("nc,nc->", P, Q * Q) - PQ @ PQ) / n
+        return float(f1), float(f2)

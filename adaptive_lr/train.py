@@ -1,0 +1,223 @@
+"""The training loop: SGD with a learning-rate controller, and its history.
+
+One step ``k`` on a batch ``B`` (the paper's Sec. 4.1):
+
+1. ``noise = model.sample_noise(rng, |B|)``: the step's random state, shared by the gradient and
+   every probe (DESIGN.md, idea 3);
+2. ``L(k), g = model.loss_and_grad(w, B)``; the direction is ``d = g`` (SGD);
+3. ``phi = Probe(model, w, d, B')`` with ``B' = B`` (Eq. 4) or a held-out validation batch
+   (Eq. 23, Sec. 5.3);
+4. ``eta = controller.step(g, phi)``; ``w <- w - eta * d``.
+
+Everything random comes from one seeded ``numpy.random.Generator``: the same seed gives the same
+history, bit for bit. A step whose loss or new weights are not finite is not applied: the run
+stops, says so in ``history.diverged`` (naming the iteration and the rate) and keeps the last
+finite weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .probe import PassCounter, Probe
+
+
+@dataclass
+class History:
+    """What a run did. Per iteration: ``lr`` (the rate used), ``loss`` (the batch loss at the
+    weights before the step) and ``epoch_of_iter``. Per evaluation (index 0 is before training,
+    then one per epoch): ``epoch``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``
+    (``nan`` where it does not apply), ``lr_epoch`` (the controller's rate) and ``time``
+    (seconds spent training so far, evaluations excluded). Counts: ``forward`` and ``backward``
+    passes of the optimizer (:mod:`adaptive_lr.probe`), ``rejected`` controller updates."""
+
+    lr: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    epoch_of_iter: list[int] = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    lr_epoch: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    forward: int = 0
+    backward: int = 0
+    rejected: int = 0
+    diverged: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain lists and numbers (JSON-ready; NaN stays NaN)."""
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """The final weights ``w`` and the run's :class:`History`."""
+
+    w: np.ndarray
+    history: History
+
+
+def evaluate(model, w, X, y, chunk: int | None = 2048) -> tuple[float, float]:
+    """Mean loss and accuracy (``nan`` for a regression) of ``w`` on ``(X, y)``, in chunks of
+    ``chunk`` rows so that large sets fit in memory; no dropout (``noise=None``)."""
+    n = len(X)
+    step = n if chunk is None else chunk
+    total, correct = 0.0, 0
+    for a in range(0, n, step):
+        Xc, yc = X[a : a + step], y[a : a + step]
+        total += model.loss(w, Xc, yc) * len(Xc)
+        if model.task == "classification":
+            correct += int(np.sum(model.predict(w, Xc) == yc))
+    acc = correct / n if model.task == "classification" else math.nan
+    return total / n, acc
+
+
+def _check_data(X, y, name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim < 2:
+        raise ValueError(f"{name}: X must have a sample axis and feature axes, got shape {X.shape}")
+    if len(X) != len(y):
+        raise ValueError(f"{name}: X has {len(X)} rows but y has {len(y)} entries")
+    if len(X) == 0:
+        raise ValueError(f"{name}: no samples")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name}: X contains NaN or inf")
+    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
+        raise ValueError(f"{name}: y contains NaN or inf")
+    return X, y
+
+
+def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = None,
+          seed: int = 0, w0: np.ndarray | None = None, dtype=np.float64,
+          X_test=None, y_test=None, X_val=None, y_val=None, probe_on: str = "train",
+          eval_chunk: int | None = 2048, callback=None) -> TrainResult:
+    """Train ``model`` with SGD whose rate comes from ``controller``.
+
+    Parameters
+    ----------
+    model : Model
+    controller : LearningRateController
+    X, y : ndarray
+        Training data, ``X`` of shape (N, ...) and ``y`` of shape (N,).
+    epochs : int >= 0
+        Passes over the training set.
+    batch_size : int or None
+        Mini-batch size; ``None`` (or ``>= N``) for full-batch gradient descent, where the
+        batch is the whole set in its original order.
+    seed : int
+        Seeds the one ``Generator`` behind the initial weights (unless ``w0``), the shuffles,
+        the dropout masks and the validation batches.
+    w0 : ndarray, optional
+        Initial weights (copied); default ``model.init_params(rng, dtype)``.
+    dtype : float32 or float64
+        Precision of the weights and data (default float64, DESIGN.md idea 5).
+    X_test, y_test : ndarray, optional
+        Evaluated once per epoch, never trained on.
+    X_val, y_val : ndarray, optional
+        Held-out validation set for ``probe_on="validation"`` (Eq. 22-23): the probes of each
+        step are evaluated on a random batch of it; the gradient never sees it.
+    probe_on : {"train", "validation"}
+        Which batch the controller's probe evaluates.
+    eval_chunk : int or None
+        Rows per chunk in evaluation.
+    callback : callable, optional
+        ``callback(epoch, history, w)`` after each epoch's evaluation; returning True stops.
+
+    Returns
+    -------
+    TrainResult
+        ``w`` (the final, finite weights) and ``history``.
+    """
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if probe_on not in ("train", "validation"):
+        raise ValueError(f"probe_on must be 'train' or 'validation', got {probe_on!r}")
+    dtype = np.dtype(dtype)
+    X, y = _check_data(X, y, "training data", dtype)
+    if X_test is not None:
+        X_test, y_test = _check_data(X_test, y_test, "test data", dtype)
+    if probe_on == "validation":
+        if X_val is None:
+            raise ValueError("probe_on='validation' needs X_val and y_val")
+        X_val, y_val = _check_data(X_val, y_val, "validation data", dtype)
+
+    rng = np.random.default_rng(seed)
+    w = model.init_params(rng, dtype) if w0 is None else np.array(w0, dtype=dtype)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 contains NaN or inf")
+    n = len(X)
+    full_batch = batch_size is None or batch_size >= n
+    bs = n if full_batch else int(batch_size)
+    counter = PassCounter()
+    hist = History()
+    train_time = 0.0
+
+    def record_epoch(epoch: int) -> bool:
+        tl, ta = evaluate(model, w, X, y, eval_chunk)
+        hist.epoch.append(epoch)
+        hist.train_loss.append(tl)
+        hist.train_acc.append(ta)
+        if X_test is not None:
+            vl, va = evaluate(model, w, X_test, y_test, eval_chunk)
+        else:
+            vl, va = math.nan, math.nan
+        hist.test_loss.append(vl)
+        hist.test_acc.append(va)
+        hist.lr_epoch.append(controller.lr)
+        hist.time.append(train_time)
+        return bool(callback(epoch, hist, w)) if callback is not None else False
+
+    stop = record_epoch(0)
+    w_new = np.empty_like(w)
+    iteration = 0
+    for epoch in range(1, epochs + 1):
+        if stop:
+            break
+        t0 = time.perf_counter()
+        order = None if full_batch else rng.permutation(n)
+        for a in range(0, n, bs):
+            if full_batch:
+                Xb, yb = X, y
+            else:
+                idx = order[a : a + bs]
+                Xb, yb = X[idx], y[idx]
+            noise = model.sample_noise(rng, len(Xb))
+            loss, grad, cache = model.forward_backward(w, Xb, yb, noise=noise)
+            counter.add(forward=1, backward=1)
+            if probe_on == "validation":
+                vidx = rng.integers(0, len(X_val), size=min(bs, len(X_val)))
+                phi = Probe(model, w, grad, X_val[vidx], y_val[vidx],
+                            noise=model.sample_noise(rng, len(vidx)), counter=counter)
+            else:
+                phi = Probe(model, w, grad, Xb, yb, noise=noise, cache=cache, counter=counter)
+            eta = controller.step(grad, phi)
+            hist.lr.append(eta)
+            hist.loss.append(loss)
+            hist.epoch_of_iter.append(epoch)
+            iteration += 1
+            np.multiply(grad, w.dtype.type(eta), out=w_new)
+            np.subtract(w, w_new, out=w_new)
+            if not (math.isfinite(loss) and np.all(np.isfinite(w_new))):
+                what = "loss" if not math.isfinite(loss) else "weights"
+                hist.diverged = (f"diverged at iteration {iteration} (epoch {epoch}): the {what} "
+                                 f"became non-finite with learning rate {eta:.6g}; "
+                                 f"kept the last finite weights")
+                break
+            w, w_new = w_new, w
+        train_time += time.perf_counter() - t0
+        if hist.diverged:
+            break
+        stop = record_epoch(epoch)
+    hist.forward, hist.backward = counter.forward, counter.backward
+    hist.rejected = controller.n_rejected
+    return TrainResult(w=w, history=hist)
