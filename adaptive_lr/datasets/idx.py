@@ -159,7 +159,8 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool = False) ->
     path = Path(path)
     data = idx_bytes(array)
     if compress:
-        with open(path, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
+        name = path.name.removesuffix(".gz")  # the name stored in the header, as gzip does
+        with open(path, "wb") as f, gzip.GzipFile(name, "wb", fileobj=f, mtime=0) as g:
             g.write(data)
     else:
         path.write_bytes(data)
