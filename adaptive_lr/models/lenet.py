@@ -1,0 +1,365 @@
+"""LeNet-5 of the paper's Sec. 4.2.3: two convolutions, then three fully connected layers, with
+dropout after the first two fully connected layers.
+
+``conv1(C->6, 5x5) -> ReLU -> maxpool 2 -> conv2(6->16, 5x5) -> ReLU -> maxpool 2 -> flatten
+-> fc1(16*S*S->120) -> ReLU -> dropout -> fc2(120->84) -> ReLU -> dropout -> fc3(84->classes)``
+
+with ``S = 5`` for 32x32 inputs (CIFAR-10) and ``S = 4`` for 28x28 inputs (MNIST). The loss is the
+mean softmax cross-entropy. Parameter names and shapes are PyTorch's (``conv1.weight`` (6,C,5,5),
+..., ``fc3.weight`` (classes, 84)), in the order of PyTorch's ``state_dict``.
+
+Implementation notes (each one is exact, not an approximation):
+
+* Max pooling commutes with ReLU (both are monotone), so the network applies ReLU *after* each
+  pooling, on a 4x smaller array. Gradients agree away from ties and kinks.
+* The first layer needs no input gradient: its backward pass computes only ``dW`` and ``db``.
+* Dropout masks are an explicit input (:meth:`LeNet.sample_noise`); ``noise=None`` is evaluation
+  mode (no dropout), as the paper intends and unlike the authors' code, which also dropped units at
+  test time (DESIGN.md).
+* Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4): conv1 is linear in its parameters,
+  so its pre-activation at ``w - c*d`` is ``Z1 - c*Zd1`` with ``Z1 = conv(X, W1) + b1`` (reused
+  from the gradient's forward pass) and ``Zd1 = conv(X, D1) + db1``, from one im2col of ``X``.
+  The rest runs once on the ``P`` probes stacked along a leading axis, each with its own
+  parameters, as batched matrix products.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..nn import (
+    conv_backward,
+    conv_from_cols,
+    cross_entropy_per_example,
+    dense_backward,
+    dense_forward,
+    dropout_backward,
+    dropout_forward,
+    dropout_mask,
+    im2col,
+    max_pool_backward,
+    max_pool_forward,
+    relu_backward,
+    relu_forward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
+from ..nn.conv import ConvCache, conv_forward
+from ..params import make_layout
+from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
+
+KERNEL = 5  # both convolutions are 5x5, stride 1, no padding
+MIN_IMAGE = 16  # smallest side that survives conv 5 -> pool 2 -> conv 5 -> pool 2
+
+
+class LeNetNoise(NamedTuple):
+    """Dropout keep-masks of one step (True = kept); bool, so valid for float32 and float64."""
+
+    keep1: np.ndarray  # (N, 120), after fc1
+    keep2: np.ndarray  # (N, 84), after fc2
+
+
+class LeNetCache(NamedTuple):
+    """Forward cache of :meth:`LeNet.forward_backward` that a probe on the same batch reuses."""
+
+    X: object  # the X argument, as passed (identity check)
+    w: np.ndarray  # copy of w
+    cols1: np.ndarray  # (C*5*5, N*OH1*OW1), the im2col of X
+    z1: np.ndarray  # (N, 6, OH1, OW1), conv1 pre-activation at w
+
+
+class LeNet(Model):
+    """LeNet-5 as a pure function of one flat parameter vector.
+
+    Parameters
+    ----------
+    in_channels : int
+        3 for CIFAR-10, 1 for MNIST.
+    n_classes : int
+    image_size : int or (int, int)
+        Height and width of the inputs (32 for CIFAR-10, 28 for MNIST; at least 16).
+    dropout : float
+        Drop probability of the two dropout layers, in [0, 1). Default 0.5 (PyTorch's default and
+        the classic choice; the paper does not state its value). 0.0 switches dropout off.
+    eval_batch_size : int
+        :meth:`loss` and :meth:`predict` process large inputs in chunks of this many images to bound
+        memory (the im2col of conv1 holds 75*784 numbers per 32x32 RGB image).
+
+    Notes
+    -----
+    The compute dtype is the dtype of ``w`` (float32 or float64); ``X`` is cast to it once.
+    """
+
+    task = "classification"
+    has_exact_line_derivatives = False
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        n_classes: int = 10,
+        image_size: int | tuple[int, int] = 32,
+        dropout: float = 0.5,
+        eval_batch_size: int = 256,
+    ):
+        h, w = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
+        self.in_channels, self.n_classes = int(in_channels), int(n_classes)
+        self.image_size = (int(h), int(w))
+        if self.in_channels < 1 or self.n_classes < 2:
+            raise ValueError(
+                f"need in_channels >= 1 and n_classes >= 2, got {in_channels}, {n_classes}"
+            )
+        if min(self.image_size) < MIN_IMAGE:
+            raise ValueError(
+                f"image_size {self.image_size} is too small for LeNet's two 5x5 "
+                f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.eval_batch_size = int(eval_batch_size)
+        # spatial sizes: conv1 output, then after pool, conv2 and pool
+        self.conv1_size = (h - KERNEL + 1, w - KERNEL + 1)
+        s2 = ((h - KERNEL + 1) // 2 - KERNEL + 1) // 2, ((w - KERNEL + 1) // 2 - KERNEL + 1) // 2
+        self.flat_features = 16 * s2[0] * s2[1]  # 400 for 32x32, 256 for 28x28
+        c, k = self.in_channels, KERNEL
+        self.layout = make_layout([
+            ("conv1.weight", (6, c, k, k)), ("conv1.bias", (6,)),
+            ("conv2.weight", (16, 6, k, k)), ("conv2.bias", (16,)),
+            ("fc1.weight", (120, self.flat_features)), ("fc1.bias", (120,)),
+            ("fc2.weight", (84, 120)), ("fc2.bias", (84,)),
+            ("fc3.weight", (self.n_classes, 84)), ("fc3.bias", (self.n_classes,)),
+        ])  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"LeNet(in_channels={self.in_channels}, n_classes={self.n_classes}, "
+            f"image_size={self.image_size}, dropout={self.dropout})"
+        )
+
+    # -- parameters and randomness ---------------------------------------------------------
+    def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+        """PyTorch's default: weights and biases uniform in ``(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+        Drawn in float64 and rounded, so the float32 start is the float64 start rounded.
+        """
+        dtype = check_dtype(dtype)
+        parts = []
+        for name, shape in self.layout:
+            weight_shape = dict(self.layout)[name.replace(".bias", ".weight")]
+            bound = 1.0 / np.sqrt(np.prod(weight_shape[1:]))  # fan_in = C*KH*KW or D_in
+            parts.append(rng.uniform(-bound, bound, size=int(np.prod(shape))))
+        return np.concatenate(parts).astype(dtype)
+
+    def sample_noise(self, rng: np.random.Generator, n: int) -> LeNetNoise | None:
+        """Dropout keep-masks for one step on ``n`` examples; ``None`` when ``dropout == 0``."""
+        if self.dropout == 0.0:
+            return None
+        return LeNetNoise(
+            dropout_mask(rng, (n, 120), self.dropout), dropout_mask(rng, (n, 84), self.dropout)
+        )
+
+    # -- checks ----------------------------------------------------------------------------
+    def _check_X(self, X, dtype) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 4:
+            raise ValueError(f"X must be 4-D (N, C, H, W) images, got shape {X.shape}")
+        n, c, h, w = X.shape
+        if n == 0:
+            raise ValueError("X is empty")
+        if c != self.in_channels:
+            raise ValueError(f"X has {c} channels, this LeNet expects {self.in_channels}")
+        if min(h, w) < MIN_IMAGE:
+            raise ValueError(
+                f"X: images of {h}x{w} are too small for LeNet's two 5x5 "
+                f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})"
+            )
+        if (h, w) != self.image_size:
+            raise ValueError(
+                f"X has {h}x{w} images, this LeNet was built for image_size="
+                f"{self.image_size[0]}x{self.image_size[1]}"
+            )
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+            raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it already is
+        # One sum is ~4x cheaper than isfinite().all() and is non-finite whenever X is; a finite X
+        # whose sum overflows falls through the exact check. Checked eagerly because a ReLU network
+        # can map an inf pixel to a finite loss (negative pre-activation -> ReLU -> 0).
+        if not np.isfinite(np.sum(X)):
+            raise_if_inputs_not_finite(np.zeros(1), X)
+        return X
+
+    def _check_noise(self, noise, n: int):
+        if noise is None:
+            return None
+        if self.dropout == 0.0:
+            raise ValueError("this LeNet has dropout=0.0: noise must be None")
+        if not isinstance(noise, LeNetNoise):
+            raise ValueError(f"noise must be a LeNetNoise from sample_noise, got {type(noise)}")
+        for name, mask, width in (("keep1", noise.keep1, 120), ("keep2", noise.keep2, 84)):
+            if mask.dtype != np.bool_ or mask.shape != (n, width):
+                raise ValueError(
+                    f"noise.{name} must be bool of shape ({n}, {width}), got "
+                    f"{mask.dtype} {mask.shape}"
+                )
+        return noise
+
+    def _inputs(self, w, X, y, noise):
+        w = self._check_w(w)
+        X = self._check_X(X, w.dtype)
+        y = check_labels(y, X.shape[0], self.n_classes)
+        return w, X, y, self._check_noise(noise, X.shape[0])
+
+    def _stacked_views(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        """Named views of a stack of flat vectors: W (P, n) -> {name: (P, *shape)}."""
+        views, start = {}, 0
+        for name, shape in self.layout:
+            size = int(np.prod(shape))
+            views[name] = W[:, start : start + size].reshape(W.shape[0], *shape)  # (P,size)->
+            start += size
+        return views
+
+    # -- the network -----------------------------------------------------------------------
+    def _conv1(self, p, X):
+        """conv1 from scratch: X (N,C,H,W) -> Z1 (N,6,OH1,OW1), with its cache."""
+        return conv_forward(X, p["conv1.weight"], p["conv1.bias"])
+
+    def _tail(self, z1, p, noise):
+        """Everything after conv1's pre-activation.
+
+        z1 : (..., N, 6, OH1, OW1); p : parameter views, each (..., *shape) with the same leading
+        axes (one parameter point per leading index). Returns logits (..., N, n_classes) and the
+        caches of the layers (for the backward pass of a single point).
+        """
+        c = {}
+        a1, c["pool1"] = max_pool_forward(z1)  # pool before ReLU: they commute, 4x less work
+        h1, c["relu1"] = relu_forward(a1)
+        z2, c["conv2"] = conv_forward(h1, p["conv2.weight"], p["conv2.bias"])
+        a2, c["pool2"] = max_pool_forward(z2)
+        h2, c["relu2"] = relu_forward(a2)  # (..., N, 16, S, S)
+        flat = h2.reshape(*h2.shape[:-3], -1)  # (..., N, 16, S, S) -> (..., N, 16*S*S)
+        h = flat
+        for i, layer in enumerate(("fc1", "fc2")):
+            z, c[layer] = dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])
+            h, c[f"relu_{layer}"] = relu_forward(z)
+            if noise is not None:
+                h, c[f"drop_{layer}"] = dropout_forward(h, noise[i], self.dropout)
+        logits, c["fc3"] = dense_forward(h, p["fc3.weight"], p["fc3.bias"])
+        c["h2_shape"] = h2.shape
+        return logits, c
+
+    def _backward(self, dlogits, c, conv1_cache: ConvCache, g: dict) -> None:
+        """Backward pass of one parameter point; writes into the gradient views ``g``."""
+        dh, g["fc3.weight"][...], g["fc3.bias"][...] = dense_backward(dlogits, c["fc3"])
+        for layer in ("fc2", "fc1"):
+            if f"drop_{layer}" in c:
+                dh = dropout_backward(dh, c[f"drop_{layer}"])
+            dh = relu_backward(dh, c[f"relu_{layer}"])
+            dh, g[f"{layer}.weight"][...], g[f"{layer}.bias"][...] = dense_backward(dh, c[layer])
+        dh2 = dh.reshape(c["h2_shape"])  # (N, 16*S*S) -> (N, 16, S, S)
+        dz2 = max_pool_backward(relu_backward(dh2, c["relu2"]), c["pool2"])
+        dh1, g["conv2.weight"][...], g["conv2.bias"][...] = conv_backward(dz2, c["conv2"])
+        dz1 = max_pool_backward(relu_backward(dh1, c["relu1"]), c["pool1"])
+        _, g["conv1.weight"][...], g["conv1.bias"][...] = conv_backward(
+            dz1, conv1_cache, compute_dx=False
+        )
+
+    def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
+        p = self.unflatten(w)
+        z1, _ = self._conv1(p, X)
+        logits, _ = self._tail(z1, p, noise)
+        return cross_entropy_per_example(logits, y)[0]  # (N,)
+
+    def _chunks(self, n: int):
+        step = max(1, self.eval_batch_size)
+        return [slice(a, min(a + step, n)) for a in range(0, n, step)]
+
+    # -- the model interface ---------------------------------------------------------------
+    def loss(self, w, X, y, *, noise=None) -> float:
+        """Mean cross-entropy on the batch (dropout with ``noise``, evaluation mode without)."""
+        w, X, y, noise = self._inputs(w, X, y, noise)
+        total = 0.0
+        for s in self._chunks(X.shape[0]):
+            chunk_noise = None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
+            total += float(np.sum(self._per_example_losses(w, X[s], y[s], chunk_noise)))
+        return total / X.shape[0]
+
+    def forward_backward(self, w, X, y, *, noise=None):
+        """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes."""
+        X_arg = X
+        w, X, y, noise = self._inputs(w, X, y, noise)
+        p = self.unflatten(w)
+        z1, conv1_cache = self._conv1(p, X)
+        logits, c = self._tail(z1, p, noise)
+        loss, ce_cache = softmax_cross_entropy_forward(logits, y)
+        if not np.isfinite(loss):
+            raise_if_inputs_not_finite(w, X)
+        grad = np.empty_like(w)
+        self._backward(
+            softmax_cross_entropy_backward(1.0, ce_cache), c, conv1_cache, self.unflatten(grad)
+        )
+        return loss, grad, LeNetCache(X_arg, w.copy(), conv1_cache.cols, z1)
+
+    def _cache_matches(self, cache, w, X_arg, X) -> bool:
+        if not isinstance(cache, LeNetCache):
+            raise ValueError(f"cache must be a LeNetCache from forward_backward, got {type(cache)}")
+        if cache.w.dtype != w.dtype or cache.z1.shape[0] != X.shape[0]:
+            raise ValueError("cache was computed for another dtype or batch size")
+        same_x = cache.X is X_arg or np.array_equal(np.asarray(cache.X), X_arg)
+        if not (same_x and np.array_equal(cache.w, w)):
+            raise ValueError("cache was computed at another w or on another batch X")
+        return True
+
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
+        """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see the module docstring.
+
+        Parameters
+        ----------
+        w, d : ndarray, shape (n_params,), same dtype.
+        etas : array_like, shape (P,)
+        X : (N, C, H, W); y : (N,); noise : the step's :class:`LeNetNoise` or None.
+        cache : LeNetCache from ``forward_backward(w, X, y)`` on this batch, or None.
+
+        Returns
+        -------
+        losses : float64 ndarray, shape (P,), computed in the dtype of ``w``.
+        """
+        X_arg = X
+        w, X, y, noise = self._inputs(w, X, y, noise)
+        d = self._check_direction(w, d)
+        etas = np.asarray(etas, dtype=np.float64)
+        if etas.ndim != 1 or not np.all(np.isfinite(etas)):
+            raise ValueError(f"etas must be a 1-D array of finite numbers, got {etas!r}")
+        n_probes = etas.shape[0]
+        if n_probes == 0:
+            return np.empty(0)
+        c = etas.astype(w.dtype)  # (P,), as the plain probe's w.dtype.type(eta)
+        W_probe = w[None, :] - c[:, None] * d[None, :]  # (P, n_params)
+        p = self._stacked_views(W_probe)
+        D = self.unflatten(d)
+        n, (oh, ow) = X.shape[0], self.conv1_size
+        if cache is not None and self._cache_matches(cache, w, X_arg, X):
+            cols1, z1 = cache.cols1, cache.z1
+            zd1 = conv_from_cols(cols1, D["conv1.weight"], D["conv1.bias"], n, oh, ow)
+        else:
+            cols1 = im2col(X, KERNEL, KERNEL)  # (N, C, H, W) -> (C*25, N*OH1*OW1)
+            Wb = np.stack([self.unflatten(w)["conv1.weight"], D["conv1.weight"]])  # (2,6,C,5,5)
+            bb = np.stack([self.unflatten(w)["conv1.bias"], D["conv1.bias"]])  # (2, 6)
+            z1, zd1 = conv_from_cols(cols1, Wb, bb, n, oh, ow)  # 2 x (N, 6, OH1, OW1)
+        # (P,1,1,1,1) * (N,6,OH1,OW1) -> (P, N, 6, OH1, OW1): conv1 at the P probe points
+        z1_probe = z1 - c[:, None, None, None, None] * zd1
+        logits, _ = self._tail(z1_probe, p, noise)  # (P, N, n_classes)
+        losses = cross_entropy_per_example(logits, y)[0]  # (P, N)
+        return losses.mean(axis=1).astype(np.float64)  # mean in w's dtype, like loss()
+
+    def predict(self, w, X) -> np.ndarray:
+        """Class labels (N,) int64, in evaluation mode (no dropout)."""
+        w = self._check_w(w)
+        X = self._check_X(X, w.dtype)
+        p = self.unflatten(w)
+        out = np.empty(X.shape[0], dtype=np.int64)
+        for s in self._chunks(X.shape[0]):
+            logits, _ = self._tail(self._conv1(p, X[s])[0], p, None)
+            out[s] = np.argmax(logits, axis=1)
+        return out
