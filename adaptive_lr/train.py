@@ -4,7 +4,8 @@ One step ``k`` on a batch ``B`` (the paper's Sec. 4.1):
 
 1. ``noise = model.sample_noise(rng, |B|)``: the step's random state, shared by the gradient and
    every probe (DESIGN.md, idea 3);
-2. ``L(k), g = model.loss_and_grad(w, B)``; the direction is ``d = g`` (SGD);
+2. ``L(k), g = model.loss_and_grad(w, B)``; the direction is ``d = direction(g)``: ``d = g``
+   for SGD (the default), Adam's direction for Sec. 5.4 (:mod:`adaptive_lr.directions`);
 3. ``phi = Probe(model, w, d, B')`` with ``B' = B`` (Eq. 4) or a held-out validation batch
    (Eq. 23, Sec. 5.3);
 4. ``eta = controller.step(g, phi)``; ``w <- w - eta * d``.
@@ -13,6 +14,14 @@ Everything random comes from one seeded ``numpy.random.Generator``: the same see
 history, bit for bit. A step whose loss or new weights are not finite is not applied: the run
 stops, says so in ``history.diverged`` (naming the iteration and the rate) and keeps the last
 finite weights.
+
+Checkpoints (:mod:`adaptive_lr.checkpoint`) are taken at *epoch boundaries*, after the epoch's
+evaluation: every ``checkpoint_every`` epochs, after the last epoch and when a callback stops the
+run. Each holds the weights, the controller's and the direction's state, the generator's state,
+the epoch reached and the history. ``train(..., resume_from=path)`` continues from it to
+``epochs`` (the total, not the number still to run); with the same data and arguments the result
+is the uninterrupted run's, bit for bit (only the ``time`` column, a wall clock, differs).
+A diverging run writes no checkpoint: the last one on disk is the last finite state.
 """
 
 from __future__ import annotations
@@ -23,7 +32,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .checkpoint import CheckpointError, load_checkpoint, prefixed, save_checkpoint, unprefixed
+from .directions import GradientDirection
 from .probe import PassCounter, Probe
+
+#: History fields saved per iteration / per evaluation, with their checkpoint dtypes.
+_SERIES = {"lr": np.float64, "loss": np.float64, "epoch_of_iter": np.int64, "epoch": np.int64,
+           "train_loss": np.float64, "train_acc": np.float64, "test_loss": np.float64,
+           "test_acc": np.float64, "lr_epoch": np.float64, "time": np.float64}
 
 
 @dataclass
@@ -95,10 +111,66 @@ def _check_data(X, y, name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _format_progress(epoch: int, epochs: int, hist: History) -> str:
+    parts = [f"epoch {epoch}/{epochs}", f"loss {hist.train_loss[-1]:.4g}"]
+    if not math.isnan(hist.train_acc[-1]):
+        parts.append(f"acc {hist.train_acc[-1]:.4f}")
+    if not math.isnan(hist.test_loss[-1]):
+        parts.append(f"test_loss {hist.test_loss[-1]:.4g}")
+    if not math.isnan(hist.test_acc[-1]):
+        parts.append(f"test_acc {hist.test_acc[-1]:.4f}")
+    parts += [f"eta {hist.lr_epoch[-1]:.4g}", f"time {hist.time[-1]:.1f}s"]
+    return "  ".join(parts)
+
+
+def _save_state(path, *, w, controller, direction, rng, epoch, iteration, train_time, hist,
+                counter) -> None:
+    arrays = {"w": w}
+    arrays.update(prefixed("controller", controller.state_dict()))
+    arrays.update(prefixed("direction", direction.state_dict()))
+    arrays.update({f"history.{k}": np.asarray(getattr(hist, k), dtype=t)
+                   for k, t in _SERIES.items()})
+    meta = {"rng": rng.bit_generator.state, "epoch": epoch, "iteration": iteration,
+            "train_time": train_time, "forward": counter.forward, "backward": counter.backward,
+            "diverged": hist.diverged, "controller": type(controller).__name__,
+            "direction": type(direction).__name__}
+    save_checkpoint(path, arrays, meta)
+
+
+def _restore_state(path, model, controller, direction, rng, dtype):
+    arrays, meta = load_checkpoint(path)
+    for what, obj in (("controller", controller), ("direction", direction)):
+        if meta.get(what) != type(obj).__name__:
+            raise CheckpointError(f"checkpoint {path} was written with {what} "
+                                  f"{meta.get(what)}, this run uses {type(obj).__name__}")
+    w = arrays.get("w")
+    if w is None or w.shape != (model.num_params,) or w.dtype != dtype:
+        got = None if w is None else (w.shape, str(w.dtype))
+        raise CheckpointError(f"checkpoint {path}: weights {got} do not fit "
+                              f"{model!r} in {dtype}")
+    try:
+        controller.load_state_dict(unprefixed("controller", arrays))
+        for name in controller._state_fields:  # parameter-sized state back in the run's dtype
+            value = getattr(controller, name)
+            if isinstance(value, np.ndarray) and value.shape == w.shape:
+                setattr(controller, name, value.astype(dtype))
+        direction.load_state_dict(unprefixed("direction", arrays))
+        rng.bit_generator.state = meta["rng"]
+        hist = History(**{k: arrays[f"history.{k}"].tolist() for k in _SERIES})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is incomplete ({exc})") from None
+    hist.diverged = meta.get("diverged")
+    counter = PassCounter(int(meta["forward"]), int(meta["backward"]))
+    return (w.copy(), hist, counter, int(meta["epoch"]), int(meta["iteration"]),
+            float(meta["train_time"]))
+
+
 def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = None,
           seed: int = 0, w0: np.ndarray | None = None, dtype=np.float64,
           X_test=None, y_test=None, X_val=None, y_val=None, probe_on: str = "train",
-          eval_chunk: int | None = 2048, callback=None) -> TrainResult:
+          eval_chunk: int | None = 2048, callback=None, direction=None,
+          checkpoint_path=None, checkpoint_every: int = 1, resume_from=None,
+          progress=None) -> TrainResult:
     """Train ``model`` with SGD whose rate comes from ``controller``.
 
     Parameters
@@ -108,7 +180,7 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
     X, y : ndarray
         Training data, ``X`` of shape (N, ...) and ``y`` of shape (N,).
     epochs : int >= 0
-        Passes over the training set.
+        Passes over the training set (the total, also when resuming).
     batch_size : int or None
         Mini-batch size; ``None`` (or ``>= N``) for full-batch gradient descent, where the
         batch is the whole set in its original order.
@@ -130,6 +202,18 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         Rows per chunk in evaluation.
     callback : callable, optional
         ``callback(epoch, history, w)`` after each epoch's evaluation; returning True stops.
+    direction : callable, optional
+        ``d = direction(grad)``, called once per step (:mod:`adaptive_lr.directions`); default
+        :class:`~adaptive_lr.directions.GradientDirection` (SGD). The probe is built along ``d``.
+    checkpoint_path : str or PathLike, optional
+        Where to save checkpoints (an ``.npz``, replaced atomically each time).
+    checkpoint_every : int >= 1
+        Save every this many *epochs* (and after the last one).
+    resume_from : str or PathLike, optional
+        A checkpoint of the same run (same model, controller and direction classes, dtype and
+        data) to continue from; ``w0`` and ``seed`` are then taken from it.
+    progress : file-like, optional
+        Receives one line per epoch: loss, accuracy, eta and elapsed training time.
 
     Returns
     -------
@@ -142,6 +226,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     if probe_on not in ("train", "validation"):
         raise ValueError(f"probe_on must be 'train' or 'validation', got {probe_on!r}")
+    if isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every \
+            or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
     dtype = np.dtype(dtype)
     X, y = _check_data(X, y, "training data", dtype)
     if X_test is not None:
@@ -150,17 +237,20 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         if X_val is None:
             raise ValueError("probe_on='validation' needs X_val and y_val")
         X_val, y_val = _check_data(X_val, y_val, "validation data", dtype)
+    direction = GradientDirection() if direction is None else direction
 
     rng = np.random.default_rng(seed)
-    w = model.init_params(rng, dtype) if w0 is None else np.array(w0, dtype=dtype)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w0 contains NaN or inf")
+    if resume_from is not None:
+        w, hist, counter, start, iteration, train_time = _restore_state(
+            resume_from, model, controller, direction, rng, dtype)
+    else:
+        w = model.init_params(rng, dtype) if w0 is None else np.array(w0, dtype=dtype)
+        if not np.all(np.isfinite(w)):
+            raise ValueError("w0 contains NaN or inf")
+        hist, counter, start, iteration, train_time = History(), PassCounter(), 0, 0, 0.0
     n = len(X)
     full_batch = batch_size is None or batch_size >= n
     bs = n if full_batch else int(batch_size)
-    counter = PassCounter()
-    hist = History()
-    train_time = 0.0
 
     def record_epoch(epoch: int) -> bool:
         tl, ta = evaluate(model, w, X, y, eval_chunk)
@@ -175,12 +265,23 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         hist.test_acc.append(va)
         hist.lr_epoch.append(controller.lr)
         hist.time.append(train_time)
+        if progress is not None:
+            print(_format_progress(epoch, epochs, hist), file=progress, flush=True)
         return bool(callback(epoch, hist, w)) if callback is not None else False
 
-    stop = record_epoch(0)
+    def checkpoint(epoch: int) -> None:
+        if checkpoint_path is not None:
+            _save_state(checkpoint_path, w=w, controller=controller, direction=direction,
+                        rng=rng, epoch=epoch, iteration=iteration, train_time=train_time,
+                        hist=hist, counter=counter)
+
+    stop = hist.diverged is not None
+    if resume_from is None:
+        stop = record_epoch(0)
+        if stop or epochs == 0:
+            checkpoint(0)
     w_new = np.empty_like(w)
-    iteration = 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start + 1, epochs + 1):
         if stop:
             break
         t0 = time.perf_counter()
@@ -194,18 +295,19 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
             noise = model.sample_noise(rng, len(Xb))
             loss, grad, cache = model.forward_backward(w, Xb, yb, noise=noise)
             counter.add(forward=1, backward=1)
+            d = direction(grad)
             if probe_on == "validation":
                 vidx = rng.integers(0, len(X_val), size=min(bs, len(X_val)))
-                phi = Probe(model, w, grad, X_val[vidx], y_val[vidx],
+                phi = Probe(model, w, d, X_val[vidx], y_val[vidx],
                             noise=model.sample_noise(rng, len(vidx)), counter=counter)
             else:
-                phi = Probe(model, w, grad, Xb, yb, noise=noise, cache=cache, counter=counter)
+                phi = Probe(model, w, d, Xb, yb, noise=noise, cache=cache, counter=counter)
             eta = controller.step(grad, phi)
             hist.lr.append(eta)
             hist.loss.append(loss)
             hist.epoch_of_iter.append(epoch)
             iteration += 1
-            np.multiply(grad, w.dtype.type(eta), out=w_new)
+            np.multiply(d, w.dtype.type(eta), out=w_new)
             np.subtract(w, w_new, out=w_new)
             if not (math.isfinite(loss) and np.all(np.isfinite(w_new))):
                 what = "loss" if not math.isfinite(loss) else "weights"
@@ -218,6 +320,8 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         if hist.diverged:
             break
         stop = record_epoch(epoch)
+        if stop or epoch == epochs or epoch % checkpoint_every == 0:
+            checkpoint(epoch)
     hist.forward, hist.backward = counter.forward, counter.backward
     hist.rejected = controller.n_rejected
     return TrainResult(w=w, history=hist)
