@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..finite_diff import DELTA_RULES, newton_increment, probe_points

@@ -1,0 +1,211 @@
+"""A second-order learning-rate controller that is stable on mini-batches (beyond the paper).
+
+The paper's pure Newton step on the rate (Eq. 16, ``delta`` only if the denominator is exactly 0)
+overshoots on mini-batches: the line loss ``f_B(eta) = L_B(w - eta g_B)`` of the batch that
+produced ``g_B`` has its minimum far out, because ``g_B`` is strongly aligned with its own
+batch's loss (DESIGN.md, last section). :class:`SafeguardedSecondOrderLR` keeps the idea (a
+Newton step on ``eta`` from five probe losses, Eq. 12-16) and adds named, switchable
+safeguards; with all of them off it *is* Eq. 16 (:class:`SecondOrderLR` with
+``delta_rule="if-zero"``). Their measured effect is in ``docs/safeguarded.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..finite_diff import first_derivative, probe_points, second_derivative, unpack
+from .base import LearningRateController, check_nonnegative, check_positive
+
+
+def ema(mean: float, value: float, average: float) -> float:
+    """Exponential moving average: ``average * mean + (1 - average) * value``.
+
+    >>> ema(1.0, 3.0, 0.75)
+    1.5
+    """
+    return average * mean + (1.0 - average) * value
+
+
+def averaged_newton_target(intercept: float, curvature: float) -> float:
+    """The root ``-B / A`` of the averaged derivative model ``f'(eta) ~ B + A eta``.
+
+    Each step's probes give a local quadratic model of its line loss, i.e. a linear model of
+    its derivative, ``f'_k(eta) ~ f'_k + f''_k (eta - eta_k) = B_k + A_k eta``
+    (``A_k = f''_k``, ``B_k = f'_k - f''_k eta_k``). Averaging ``A`` and ``B`` and solving
+    ``B + A eta = 0`` is Newton's method (Eq. 10) on the averaged model; its root is the
+    curvature-weighted mean of the per-step Newton targets ``eta_k - f'_k / f''_k``.
+
+    >>> averaged_newton_target(-6.0, 2.0)        # f'(eta) = 2 eta - 6: minimum at 3
+    3.0
+    """
+    return -intercept / curvature
+
+
+def trust_region(candidate: float, eta: float, ratio: float | None) -> float:
+    """Clip ``candidate`` to ``[eta / ratio, eta * ratio]`` (no-op when ``ratio`` is None).
+
+    >>> trust_region(100.0, 1.0, 2.0), trust_region(-5.0, 1.0, 2.0)
+    (2.0, 0.5)
+    """
+    if ratio is None or not math.isfinite(candidate):
+        return candidate
+    return min(max(candidate, eta / ratio), eta * ratio)
+
+
+class SafeguardedSecondOrderLR(LearningRateController):
+    """Newton's method on the *averaged* line loss, with a trust region and a fallback.
+
+    One step at rate ``eta(k)``:
+
+    1. ``eps_k = relative_eps * eta(k)`` (or the fixed ``eps``); probe
+       ``f`` at ``eta(k) + eps_k * [-2, -1, 0, 1, 2]`` (five losses, one fused call);
+    2. ``f'_k`` by Eq. 15, ``f''_k`` by Eq. 14;
+    3. averaging: ``A <- ema(A, f''_k)``, ``B <- ema(B, f'_k - f''_k eta(k))``; the averaged
+       derivative at ``eta(k)`` is ``F1 = B + A eta(k)`` and the curvature ``F2 = A``
+       (without averaging, ``F1 = f'_k``, ``F2 = f''_k``);
+    4. if ``F2 > 0``: Newton, ``eta' = eta(k) - F1 / F2`` (Eq. 10); otherwise, with the
+       fallback, ``eta' = eta(k) * r`` if ``F1 < 0`` and ``eta(k) / r`` if ``F1 > 0``
+       (``r = trust_ratio`` or 2); without it, Eq. 16 as the authors' code reads Eq. 17-18
+       (``F2 = delta / (4 eps^2)`` only if ``F2 == 0``);
+    5. trust region: ``eta' <- clip(eta', eta(k) / trust_ratio, eta(k) * trust_ratio)``;
+    6. ``eta(k+1) = max(eta', delta)`` (Eq. 19). :meth:`step` returns ``eta(k)``, the rate
+       of this step's update (Sec. 4.1's order).
+
+    Parameters
+    ----------
+    eta : float > 0
+        Initial learning rate.
+    average : float in [0, 1), default 0.9
+        EMA coefficient of the derivative model (0 = off). *Why:* one batch's Newton target is
+        noisy and, on the batch that made the gradient, biased large; Newton on the averaged
+        model estimates the step that minimises the expected line loss. Averaging ``A`` and
+        ``B`` (not ``f'`` and ``f''`` at drifting ``eta``) has no lag: on a fixed quadratic
+        every step's target is the minimum, and so is their average.
+    trust_ratio : float > 1 or None, default 2.0
+        Largest factor by which ``eta`` may change in one step (None = off). *Why:* a single
+        bad estimate (tiny or noisy ``f''``) cannot move ``eta`` by orders of magnitude; a
+        start ``eta0`` that is off by ``10^m`` is corrected in ``m log2(10) / log2(r)`` steps.
+    curvature_fallback : bool, default True
+        When the (averaged) curvature is not positive, move ``eta`` by the factor ``r`` in the
+        descent direction of ``f'`` instead of taking the Newton step (which then points to a
+        maximum, or is infinite). *Why:* Newton is only meaningful on a convex model.
+    relative_eps : float > 0 or None, default 1e-3
+        Finite-difference step ``eps_k = relative_eps * eta(k)`` (None = the fixed ``eps``).
+        *Why:* Eq. 14's denominator is ``4 eps^2 f''``; a fixed ``eps = 1e-5`` makes it
+        ``4e-10 f''``, fine in float64 but below float32 rounding of a loss near 1 (DESIGN.md
+        idea 5), and not scale-free (the method would change if ``eta`` were rescaled). A step
+        proportional to ``eta`` keeps the truncation error (``eps^2 f''''/3``, Eq. 14) at a
+        fixed relative size and the rounding error ``~u |f| / eps^2`` away from ``f''``.
+    eps : float > 0, default 1e-5
+        Fixed finite-difference step, used when ``relative_eps`` is None (the paper's value).
+    delta : float >= 0, default 1e-6
+        Floor of Eq. 19, and the ``if-zero`` smoothing of Eq. 18 when the fallback is off.
+
+    Attributes
+    ----------
+    curvature, intercept : float
+        The averaged ``A`` and ``B`` (0 before the first step).
+    last_f : ndarray (5,) or None
+        The five probe losses of the last step.
+    last_loss : float or None
+        ``f(eta(k))`` of the last step.
+    n_fallback, n_clipped : int
+        Steps that used the curvature fallback / were clipped by the trust region.
+
+    Notes
+    -----
+    Cost per step: the five probe losses (5 forward passes, fused), on top of the gradient's
+    1 forward + 1 backward pass: the same as :class:`SecondOrderLR`. The fifth safeguard,
+    probing on a batch independent of the gradient's (Sec. 5.3, Eq. 22-23), is the training
+    loop's choice: ``train(..., probe_on="validation")`` with a held-out split.
+
+    Examples
+    --------
+    >>> from adaptive_lr.finite_diff import probe_points
+    >>> quad = lambda etas: (np.asarray(etas) - 0.3) ** 2      # a stub probe: minimum at 0.3
+    >>> c = SafeguardedSecondOrderLR(0.01)
+    >>> [round(c.step(None, quad), 4) for _ in range(7)]       # doubles, then lands on 0.3
+    [0.01, 0.02, 0.04, 0.08, 0.16, 0.3, 0.3]
+    """
+
+    needs_probe = True
+    _state_fields = LearningRateController._state_fields + (
+        "curvature", "intercept", "n_fallback", "n_clipped")
+
+    def __init__(self, eta, *, average=0.9, trust_ratio=2.0, curvature_fallback=True,
+                 relative_eps=1e-3, eps=1e-5, delta=1e-6):
+        super().__init__(eta)
+        self.average = check_nonnegative("average", average)
+        if not self.average < 1:
+            raise ValueError(f"average must lie in [0, 1), got {average!r}")
+        if trust_ratio is not None:
+            trust_ratio = check_positive("trust_ratio", trust_ratio)
+            if not trust_ratio > 1:
+                raise ValueError(f"trust_ratio must be > 1 or None, got {trust_ratio!r}")
+        self.trust_ratio = trust_ratio
+        if not isinstance(curvature_fallback, (bool, np.bool_)):
+            raise ValueError(f"curvature_fallback must be a bool, got {curvature_fallback!r}")
+        self.curvature_fallback = bool(curvature_fallback)
+        self.relative_eps = None if relative_eps is None else check_positive(
+            "relative_eps", relative_eps)
+        self.eps = check_positive("eps", eps)
+        self.delta = check_nonnegative("delta", delta)
+        self.curvature = 0.0
+        self.intercept = 0.0
+        self.n_fallback = 0
+        self.n_clipped = 0
+        self.last_f: np.ndarray | None = None
+        self.last_loss: float | None = None
+
+    def step_eps(self, eta: float) -> float:
+        """The finite-difference step used at rate ``eta``."""
+        return self.eps if self.relative_eps is None else self.relative_eps * eta
+
+    def step(self, grad, phi) -> float:
+        if phi is None:
+            raise ValueError("SafeguardedSecondOrderLR.step needs a probe phi (it evaluates "
+                             "f(eta))")
+        self.n_steps += 1
+        eta = self.lr
+        eps = self.step_eps(eta)
+        f = np.asarray(phi(probe_points(eta, eps)), dtype=np.float64)
+        self.last_f = f
+        self.last_loss = float(f[2])
+        if not np.all(np.isfinite(f)):
+            self.n_rejected += 1
+            return eta
+        f_m2, f_m1, f0, f_p1, f_p2 = unpack(f)
+        d1 = first_derivative(f_m1, f_p1, eps)          # Eq. 15
+        d2 = second_derivative(f_m2, f0, f_p2, eps)     # Eq. 14
+        if self.average > 0:
+            curvature = ema(self.curvature, d2, self.average)
+            intercept = ema(self.intercept, d1 - d2 * eta, self.average)
+            if not (math.isfinite(curvature) and math.isfinite(intercept)):
+                self.n_rejected += 1
+                return eta
+            self.curvature, self.intercept = curvature, intercept
+            # The EMA's start-up bias (1 - average^k) cancels in the ratio F1 / F2.
+            F1, F2 = intercept + curvature * eta, curvature
+        else:
+            self.curvature, self.intercept = d2, d1 - d2 * eta
+            F1, F2 = d1, d2
+        if F2 > 0 or not self.curvature_fallback:
+            if F2 == 0:
+                F2 = self.delta / (4 * eps * eps)           # Eq. 17-18, "if-zero"
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                candidate = float(eta - np.float64(F1) / np.float64(F2))   # Eq. 10
+        else:
+            self.n_fallback += 1
+            r = 2.0 if self.trust_ratio is None else self.trust_ratio
+            candidate = eta * r if F1 < 0 else eta / r if F1 > 0 else eta
+        clipped = trust_region(candidate, eta, self.trust_ratio)
+        self.n_clipped += clipped != candidate
+        self._propose(clipped, self.delta)
+        return eta
+
+    def __repr__(self) -> str:
+        return (f"SafeguardedSecondOrderLR(lr={self.lr:.6g}, average={self.average:g}, "
+                f"trust_ratio={self.trust_ratio}, curvature_fallback={self.curvature_fallback}, "
+                f"relative_eps={self.relative_eps}, eps={self.eps:g}, delta={self.delta:g})")
