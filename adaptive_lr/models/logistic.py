@@ -23,6 +23,13 @@ def logsumexp(Z: np.ndarray) -> np.ndarray:
     return (m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True)))[..., 0]
 
 
+def logsumexp_columns(ZT: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(ZT), axis=-2))``: :func:`logsumexp` over the class axis of (..., C, N)."""
+    m = ZT.max(axis=-2)  # (..., N)
+    E = np.exp(ZT - m[..., None, :])
+    return m + np.log(E.sum(axis=-2))
+
+
 def softmax(Z: np.ndarray) -> np.ndarray:
     """Row-wise softmax, shifted by the row maximum (exact in exact arithmetic)."""
     E = np.exp(Z - Z.max(axis=-1, keepdims=True))
@@ -80,11 +87,16 @@ class LogisticRegression(Model):
         return rng.uniform(-bound, bound, self.num_params).astype(check_dtype(dtype))
 
     def _logits(self, v: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``X @ v_weight.T + v_bias`` for a flat vector laid out like ``w``; (N, C)."""
+        """Transposed logits ``v_weight @ X.T + v_bias`` for a flat vector laid out like ``w``.
+
+        Shape (C, N): classes along the rows, so that the reductions over classes in the
+        log-sum-exp run over ``C`` long contiguous rows instead of ``N`` short ones (about
+        10x faster for ``C = 10``), and the gradient ``(P - Y)^T X`` is a plain product.
+        """
         W = v[: self._nw].reshape(self.n_classes, self.n_features)  # (C*D,) -> (C, D)
-        Z = X @ W.T  # (N, D) @ (D, C) -> (N, C)
-        Z += v[self._nw :]
-        return Z
+        ZT = W @ X.T  # (C, D) @ (D, N) -> (C, N)
+        ZT += v[self._nw :, None]
+        return ZT
 
     def _inputs(self, w, X, y=None):
         w = self._check_w(w)
@@ -102,47 +114,49 @@ class LogisticRegression(Model):
     def predict(self, w, X) -> np.ndarray:
         """Most likely class of each row, (N,) int64."""
         w, X, _ = self._inputs(w, X)
-        return self._logits(w, X).argmax(axis=1)
+        return self._logits(w, X).argmax(axis=0)
 
     def predict_proba(self, w, X) -> np.ndarray:
         """Class probabilities, (N, C)."""
         w, X, _ = self._inputs(w, X)
-        return softmax(self._logits(w, X))
+        return softmax(self._logits(w, X).T)
 
     def loss(self, w, X, y, *, noise=None) -> float:
         w, X, y = self._inputs(w, X, y)
-        Z = self._logits(w, X)
+        ZT = self._logits(w, X)  # (C, N)
         rows = np.arange(X.shape[0])
-        return self._finish(np.mean(logsumexp(Z) - Z[rows, y]), w, X)
+        return self._finish(np.mean(logsumexp_columns(ZT) - ZT[y, rows]), w, X)
 
     def forward_backward(self, w, X, y, *, noise=None):
-        """Loss, gradient and the logits ``Z`` at ``w`` as cache."""
+        """Loss, gradient and the transposed logits ``Z^T`` (C, N) at ``w`` as cache."""
         w, X, y = self._inputs(w, X, y)
         n = X.shape[0]
         rows = np.arange(n)
-        Z = self._logits(w, X)  # (N, C)
-        lse = logsumexp(Z)
-        loss = self._finish(np.mean(lse - Z[rows, y]), w, X)
-        G = np.exp(Z - lse[:, None])  # softmax P, (N, C)
-        G[rows, y] -= 1.0  # P - Y
-        G /= n
+        ZT = self._logits(w, X)  # (C, N)
+        m = ZT.max(axis=0)  # (N,)
+        G = np.exp(ZT - m)  # unnormalised softmax, (C, N)
+        s = G.sum(axis=0)  # (N,)
+        loss = self._finish(np.mean(m + np.log(s) - ZT[y, rows]), w, X)
+        G /= s * n  # P / n
+        G[y, rows] -= 1.0 / n  # (P - Y) / n
         grad = np.empty_like(w)
-        np.matmul(G.T, X, out=grad[: self._nw].reshape(self.n_classes, self.n_features))
-        G.sum(axis=0, out=grad[self._nw :])  # (N, C) -> (C,)
-        return loss, grad, Z
+        np.matmul(G, X, out=grad[: self._nw].reshape(self.n_classes, self.n_features))
+        G.sum(axis=1, out=grad[self._nw :])  # (C, N) -> (C,)
+        return loss, grad, ZT
 
     def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
         """Fused ``f(eta) = L(w - eta d)`` for all ``etas``: logits ``Z - eta Q`` from two
         products ``Z = X w`` (or the cache) and ``Q = X d``."""
         w, X, y = self._inputs(w, X, y)
         d = self._check_direction(w, d)
-        Z = self._logits(w, X) if cache is None else cache  # (N, C)
-        Q = self._logits(d, X)  # (N, C)
+        ZT = self._logits(w, X) if cache is None else cache  # (C, N)
+        QT = self._logits(d, X)  # (C, N)
         etas = np.asarray(etas, dtype=w.dtype)
         rows = np.arange(X.shape[0])
-        Zk = Z[None] - etas[:, None, None] * Q[None]  # (K, N, C)
-        picked = Z[rows, y][None] - etas[:, None] * Q[rows, y][None]  # (K, N)
-        out = np.mean(logsumexp(Zk) - picked, axis=1)  # (K,)
+        Zk = etas[:, None, None] * QT[None]  # (K, C, N)
+        np.subtract(ZT[None], Zk, out=Zk)
+        picked = ZT[y, rows][None] - etas[:, None] * QT[y, rows][None]  # (K, N)
+        out = np.mean(logsumexp_columns(Zk) - picked, axis=1)  # (K,)
         return out.astype(np.float64)
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
@@ -150,8 +164,8 @@ class LogisticRegression(Model):
         w, X, y = self._inputs(w, X, y)
         d = self._check_direction(w, d)
         n = X.shape[0]
-        Q = self._logits(d, X)  # (N, C)
-        P = softmax(self._logits(w, X) - eta * Q)
+        Q = self._logits(d, X).T  # (N, C)
+        P = softmax(self._logits(w, X).T - eta * Q)
         PQ = np.einsum("nc,nc->n", P, Q)  # sum_c P_nc Q_nc, (N,)
         f1 = -(PQ.sum() - Q[np.arange(n), y].sum()) / n
         f2 = (np.einsum("nc,nc->", P, Q * Q) - PQ @ PQ) / n
