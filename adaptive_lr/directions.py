@@ -56,7 +56,7 @@ class AdamDirection:
     Examples
     --------
     >>> adam = AdamDirection()
-    >>> adam(np.array([2.0, -0.5]))              # first step: d = g / |g| elementwise
+    >>> np.round(adam(np.array([2.0, -0.5])), 6)  # first step: d = g / (|g| + eps)
     array([ 1., -1.])
     """
 

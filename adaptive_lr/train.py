@@ -40,6 +40,8 @@ from .probe import PassCounter, Probe
 _SERIES = {"lr": np.float64, "loss": np.float64, "epoch_of_iter": np.int64, "epoch": np.int64,
            "train_loss": np.float64, "train_acc": np.float64, "test_loss": np.float64,
            "test_acc": np.float64, "lr_epoch": np.float64, "time": np.float64}
+#: At most about this many progress lines per run (every epoch when there are fewer epochs).
+PROGRESS_LINES = 25
 
 
 @dataclass
@@ -213,7 +215,8 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         A checkpoint of the same run (same model, controller and direction classes, dtype and
         data) to continue from; ``w0`` and ``seed`` are then taken from it.
     progress : file-like, optional
-        Receives one line per epoch: loss, accuracy, eta and elapsed training time.
+        Receives a line per epoch (at most about :data:`PROGRESS_LINES` per run): loss,
+        accuracy, eta and elapsed training time.
 
     Returns
     -------
@@ -265,7 +268,8 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         hist.test_acc.append(va)
         hist.lr_epoch.append(controller.lr)
         hist.time.append(train_time)
-        if progress is not None:
+        stride = max(1, math.ceil(epochs / PROGRESS_LINES))
+        if progress is not None and (epoch % stride == 0 or epoch == epochs):
             print(_format_progress(epoch, epochs, hist), file=progress, flush=True)
         return bool(callback(epoch, hist, w)) if callback is not None else False
 
@@ -311,8 +315,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
             np.subtract(w, w_new, out=w_new)
             if not (math.isfinite(loss) and np.all(np.isfinite(w_new))):
                 what = "loss" if not math.isfinite(loss) else "weights"
+                before = f" (the step before used {hist.lr[-2]:.6g})" if len(hist.lr) > 1 else ""
                 hist.diverged = (f"diverged at iteration {iteration} (epoch {epoch}): the {what} "
-                                 f"became non-finite with learning rate {eta:.6g}; "
+                                 f"became non-finite with learning rate {eta:.6g}{before}; "
                                  f"kept the last finite weights")
                 break
             w, w_new = w_new, w

@@ -1,0 +1,7 @@
+"""``python -m adaptive_lr``: the ``adaptive-lr`` command (see :mod:`adaptive_lr.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
