@@ -146,18 +146,31 @@ class LogisticRegression(Model):
 
     def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
         """Fused ``f(eta) = L(w - eta d)`` for all ``etas``: logits ``Z - eta Q`` from two
-        products ``Z = X w`` (or the cache) and ``Q = X d``."""
-        w, X, y = self._inputs(w, X, y)
+        products ``Z = X w`` and ``Q = X d``.
+
+        ``cache`` (the ``Z^T`` that :meth:`forward_backward` returned for this ``w`` and this
+        batch) saves the first product; ``X`` and ``y`` were checked by that call.
+        """
+        if cache is None:
+            w, X, y = self._inputs(w, X, y)
+            ZT = self._logits(w, X)  # (C, N)
+        else:
+            ZT = cache
         d = self._check_direction(w, d)
-        ZT = self._logits(w, X) if cache is None else cache  # (C, N)
+        n = ZT.shape[1]
         QT = self._logits(d, X)  # (C, N)
         etas = np.asarray(etas, dtype=w.dtype)
-        rows = np.arange(X.shape[0])
-        Zk = etas[:, None, None] * QT[None]  # (K, C, N)
-        np.subtract(ZT[None], Zk, out=Zk)
-        picked = ZT[y, rows][None] - etas[:, None] * QT[y, rows][None]  # (K, N)
-        out = np.mean(logsumexp_columns(Zk) - picked, axis=1)  # (K,)
-        return out.astype(np.float64)
+        at_label = y * n + np.arange(n)  # flat index of (y_i, i) in a (C, N) array
+        # mean_i of the label logit is linear in eta: mean(Z_y) - eta mean(Q_y)
+        picked = ZT.ravel()[at_label].mean() - etas * QT.ravel()[at_label].mean()  # (K,)
+        Zk = etas[:, None, None] * QT  # (K, C, N)
+        np.subtract(ZT, Zk, out=Zk)
+        m = Zk.max(axis=1)  # (K, N)
+        Zk -= m[:, None, :]
+        np.exp(Zk, out=Zk)
+        lse = np.log(Zk.sum(axis=1))  # (K, N)
+        lse += m
+        return lse.mean(axis=1, dtype=np.float64) - picked  # (K,)
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``f'(eta)`` and ``f''(eta)`` (Hessian-vector product; see the class Notes)."""
