@@ -30,6 +30,13 @@ files written into OUT/NAME/:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``PROG: error: message (see --help)``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _nonneg_int(text: str) -> int:
     try:
         value = int(text)
@@ -57,7 +64,7 @@ def _pos_float(text: str) -> float:
     return value
 
 
-def _common(p: argparse.ArgumentParser, out_default: str = "results") -> None:
+def _common(p: Parser, out_default: str = "results") -> None:
     p.add_argument("--out", default=out_default, metavar="DIR",
                    help="output folder; files go to DIR/NAME/ (default: %(default)s)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default: 0)")
@@ -69,7 +76,7 @@ def _common(p: argparse.ArgumentParser, out_default: str = "results") -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def _checkpoints(p: argparse.ArgumentParser) -> None:
+def _checkpoints(p: Parser) -> None:
     p.add_argument("--checkpoint-every", type=_pos_int, metavar="EPOCHS",
                    help="save weights, controller state and history every EPOCHS epochs "
                         "(at epoch ends, atomically) into OUT/NAME/checkpoint_<run>.npz")
@@ -78,7 +85,7 @@ def _checkpoints(p: argparse.ArgumentParser) -> None:
                         "as an uninterrupted run with the same arguments)")
 
 
-def _hyper(p: argparse.ArgumentParser) -> None:
+def _hyper(p: Parser) -> None:
     p.add_argument("--eps", type=_pos_float, default=1e-5,
                    help="finite-difference step (default: 1e-5, the paper's)")
     p.add_argument("--delta", type=float, default=1e-6,
@@ -90,9 +97,9 @@ def _hyper(p: argparse.ArgumentParser) -> None:
                    help="momentum on the rate, Eq. 20-21 (default: 0; the paper tried 0.9)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, formatter_class=fmt,
         description="Faster gradient descent via an adaptive learning rate (Ravaut & Gorti): "
                     "reproduce the paper's experiments, train, find a learning rate.",

@@ -25,11 +25,18 @@ def _finite(values) -> np.ndarray:
 
 
 def _log_if_wide(ax, series) -> None:
-    """Log scale when positive values span more than two decades (Boston's spikes)."""
+    """Log scale when positive values span more than two decades (Boston's spikes); when a
+    diverging run would flatten every other curve, the axis stops at 1000 times the median and
+    the title says so (the paper omitted such a spike from its Fig. 1)."""
     values = np.concatenate([_finite(s) for s in series]) if series else np.array([])
     values = values[values > 0]
     if values.size and values.max() / values.min() > 100:
         ax.set_yscale("log")
+        top = 1e3 * float(np.median(values))
+        if values.max() > top:
+            ax.set_ylim(values.min() / 2, top)
+            ax.text(0.01, 0.99, "y axis clipped: larger values off the chart",
+                    transform=ax.transAxes, va="top", fontsize=7, color="0.4")
 
 
 def _save(fig, path: Path) -> Path:

@@ -115,7 +115,7 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
     if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0):
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     np_dtype = parse_dtype(dtype)
-    out = Path(out_root) / name
+    out = Path(out_root) / exp.name
     out.mkdir(parents=True, exist_ok=True)
     q = exp.quick if quick else {}
     n_epochs = int(epochs) if epochs is not None else q.get("epochs", exp.epochs)
