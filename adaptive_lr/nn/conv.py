@@ -24,6 +24,28 @@ class ConvCache(NamedTuple):
     pad: int
 
 
+#: Columns per block in the long, skinny products of conv1 (K = C*KH*KW and F are small, N*OH*OW
+#: is large). OpenBLAS runs one such product at a fraction of its speed; in blocks that stay in
+#: cache it is 2-4x faster on this project's machines. Same sums, other rounding.
+COL_BLOCK = 2048
+
+
+def _wide_matmul(a, b):
+    """``a @ b`` for a (M, K) and b (K, L) with large L, computed in column blocks of ``b``."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for s in range(0, b.shape[1], COL_BLOCK):
+        np.matmul(a, b[:, s : s + COL_BLOCK], out=out[:, s : s + COL_BLOCK])
+    return out
+
+
+def _long_matmul_t(a, b):
+    """``a @ b.T`` for a (M, L) and b (K, L) with large L, summed over blocks of ``L``."""
+    out = np.zeros((a.shape[0], b.shape[0]), dtype=np.result_type(a, b))
+    for s in range(0, a.shape[1], COL_BLOCK):
+        out += a[:, s : s + COL_BLOCK] @ b[:, s : s + COL_BLOCK].T  # (M, l) @ (l, K) -> (M, K)
+    return out
+
+
 def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
     """All arrays share one float dtype (float32 or float64); no silent upcasts."""
     dtypes = {name: a.dtype for name, a in arrays.items()}
@@ -63,7 +85,10 @@ def conv_from_cols(cols, W, b, n: int, oh: int, ow: int) -> np.ndarray:
     """
     f = W.shape[-4]
     w_mat = W.reshape(*W.shape[:-3], -1)  # (..., F, C, KH, KW) -> (..., F, C*KH*KW)
-    out = w_mat @ cols  # (..., F, K) @ (..., K, N*OH*OW) -> (..., F, N*OH*OW)
+    if w_mat.ndim == 2 and cols.ndim == 2:
+        out = _wide_matmul(w_mat, cols)  # (F, K) @ (K, N*OH*OW) -> (F, N*OH*OW)
+    else:
+        out = w_mat @ cols  # (..., F, K) @ (..., K, N*OH*OW) -> (..., F, N*OH*OW)
     out += b[..., None]  # (..., F) -> (..., F, 1)
     out = out.reshape(*out.shape[:-2], f, n, oh, ow)  # (..., F, N*OH*OW) -> (..., F, N, OH, OW)
     return out.swapaxes(-4, -3)  # (..., F, N, OH, OW) -> (..., N, F, OH, OW), a view
@@ -114,7 +139,8 @@ def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
     cols, x_shape, W, stride, pad = cache
     f, _, kh, kw = W.shape
     d_mat = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (N,F,OH,OW) -> (F, N*OH*OW)
-    dW = (d_mat @ cols.T).reshape(W.shape)  # (F, N*OH*OW) @ (N*OH*OW, K) -> (F,K) -> (F,C,KH,KW)
+    dW = _long_matmul_t(d_mat, cols)  # (F, N*OH*OW) @ (N*OH*OW, K) -> (F, K)
+    dW = dW.reshape(W.shape)  # (F, K) -> (F, C, KH, KW)
     db = d_mat.sum(axis=1)  # (F, N*OH*OW) -> (F,)
     dx = None
     if compute_dx:

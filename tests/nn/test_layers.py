@@ -1,0 +1,169 @@
+"""Pooling, ReLU, dense, dropout and softmax cross-entropy: naive vs vectorized, backward vs
+central differences (tolerance: see :mod:`tests.nn.gradcheck`), dtypes, no mutation."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adaptive_lr.nn.activations import (
+    relu_backward,
+    relu_backward_naive,
+    relu_forward,
+    relu_forward_naive,
+)
+from adaptive_lr.nn.dense import (
+    dense_backward,
+    dense_backward_naive,
+    dense_forward,
+    dense_forward_naive,
+)
+from adaptive_lr.nn.dropout import (
+    dropout_backward,
+    dropout_forward,
+    dropout_forward_naive,
+    dropout_mask,
+)
+from adaptive_lr.nn.losses import (
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+    softmax_cross_entropy_naive,
+)
+from adaptive_lr.nn.pool import (
+    max_pool_backward,
+    max_pool_backward_naive,
+    max_pool_forward,
+    max_pool_forward_naive,
+)
+
+from .gradcheck import assert_close, numerical_grad
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def away_from_zero(rng, shape):
+    """Values with |v| >= 0.1: no ReLU kink within the difference step h = 1e-6."""
+    return rng.choice([-1.0, 1.0], size=shape) * (0.1 + rng.random(shape))
+
+
+def without_ties(rng, shape):
+    """Distinct values at least 1e-2 apart (a shuffled grid): no pooling tie within h."""
+    return rng.permutation(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape) * 1e-2
+
+
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(2, 7), st.integers(2, 7), seeds)
+def test_max_pool(n, c, h, w, seed):
+    rng = np.random.default_rng(seed)
+    x = without_ties(rng, (n, c, h, w))
+    out, cache = max_pool_forward(x)
+    out_naive, x_naive = max_pool_forward_naive(x)
+    np.testing.assert_array_equal(out, out_naive)
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+    dx = max_pool_backward(dout, cache)
+    np.testing.assert_array_equal(dout, dout_before)
+    np.testing.assert_array_equal(dx, max_pool_backward_naive(dout, x_naive))
+    assert_close(dx, numerical_grad(lambda v: max_pool_forward(v)[0], x, dout))
+
+
+def test_max_pool_ties_go_to_the_first_maximum_like_the_naive_loop():
+    x = np.zeros((1, 1, 2, 2))  # a 4-way tie
+    dx = max_pool_backward(np.ones((1, 1, 1, 1)), max_pool_forward(x)[1])
+    np.testing.assert_array_equal(dx, [[[[1.0, 0.0], [0.0, 0.0]]]])
+    np.testing.assert_array_equal(dx, max_pool_backward_naive(np.ones((1, 1, 1, 1)), x))
+
+
+@given(st.integers(1, 3), st.integers(1, 5), seeds)
+def test_relu(n, d, seed):
+    rng = np.random.default_rng(seed)
+    x = away_from_zero(rng, (n, d))
+    out, cache = relu_forward(x)
+    np.testing.assert_array_equal(out, relu_forward_naive(x)[0])
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+    dx = relu_backward(dout, cache)
+    np.testing.assert_array_equal(dout, dout_before)
+    np.testing.assert_array_equal(dx, relu_backward_naive(dout, cache))
+    assert_close(dx, numerical_grad(lambda v: relu_forward(v)[0], x, dout))
+
+
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), seeds)
+def test_dense(n, d_in, d_out, seed):
+    rng = np.random.default_rng(seed)
+    x, W = rng.standard_normal((n, d_in)), rng.standard_normal((d_out, d_in))
+    b = rng.standard_normal(d_out)
+    out, cache = dense_forward(x, W, b)
+    assert_close(out, dense_forward_naive(x, W, b)[0], 1e-12)
+    dout = rng.standard_normal(out.shape)
+    grads = dense_backward(dout, cache)
+    for mine, naive in zip(grads, dense_backward_naive(dout, cache), strict=True):
+        assert_close(mine, naive, 1e-12)
+    dx, dW, db = grads
+    assert_close(dx, numerical_grad(lambda v: dense_forward(v, W, b)[0], x, dout))
+    assert_close(dW, numerical_grad(lambda v: dense_forward(x, v, b)[0], W, dout))
+    assert_close(db, numerical_grad(lambda v: dense_forward(x, W, v)[0], b, dout))
+    # stacked weight sets (fused probes): one product per leading index
+    Ws, bs = np.stack([W, 2 * W]), np.stack([b, -b])
+    stacked, _ = dense_forward(np.stack([x, x]), Ws, bs)
+    assert_close(stacked[1], dense_forward(x, 2 * W, -b)[0], 1e-12)
+
+
+@given(st.integers(1, 4), st.integers(1, 6), st.sampled_from([0.0, 0.3, 0.5, 0.9]), seeds)
+def test_dropout(n, d, p, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    keep = dropout_mask(rng, (n, d), p)
+    assert keep.dtype == np.bool_
+    out, cache = dropout_forward(x, keep, p)
+    assert_close(out, dropout_forward_naive(x, keep, p)[0], 1e-15)
+    dout = rng.standard_normal(out.shape)
+    dx = dropout_backward(dout, cache)
+    assert_close(dx, numerical_grad(lambda v: dropout_forward(v, keep, p)[0], x, dout))
+
+
+def test_dropout_is_unbiased_and_rejects_bad_p():
+    rng = np.random.default_rng(0)
+    keep = dropout_mask(rng, (200_000,), 0.5)
+    # mean of 2*Bernoulli(1/2): standard error 1/sqrt(2e5) ~ 2.2e-3; 5 sigma
+    assert abs(np.mean(keep * 2.0) - 1.0) < 1.2e-2
+    with pytest.raises(ValueError, match="dropout probability"):
+        dropout_mask(rng, (2,), 1.0)
+    with pytest.raises(ValueError, match="keep must be bool"):
+        dropout_forward(np.zeros((2, 3)), np.ones((2, 3)), 0.5)
+
+
+@given(st.integers(1, 4), st.integers(2, 6), seeds)
+def test_softmax_cross_entropy(n, k, seed):
+    rng = np.random.default_rng(seed)
+    logits, y = rng.standard_normal((n, k)) * 3, rng.integers(0, k, n)
+    loss, cache = softmax_cross_entropy_forward(logits, y)
+    assert np.isclose(loss, softmax_cross_entropy_naive(logits, y), rtol=1e-13)
+    dloss = rng.standard_normal()  # random upstream gradient of the scalar loss
+    dlogits = softmax_cross_entropy_backward(dloss, cache)
+    # smooth: truncation h^2/6 |f'''| ~ 1e-13, rounding ~ 1e-16 |f| / h ~ 1e-10
+    num = numerical_grad(lambda v: softmax_cross_entropy_forward(v, y)[0], logits, np.array(dloss))
+    assert_close(dlogits, num)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits():
+    logits = np.array([[1000.0, 0.0], [0.0, -1000.0]])
+    loss, cache = softmax_cross_entropy_forward(logits, np.array([1, 1]))
+    assert np.isclose(loss, (1000.0 + 1000.0) / 2)
+    assert np.all(np.isfinite(softmax_cross_entropy_backward(1.0, cache)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layers_keep_dtype(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4, 4)).astype(dtype)
+    out, c = max_pool_forward(x)
+    assert out.dtype == dtype and max_pool_backward(out, c).dtype == dtype
+    out, c = relu_forward(x)
+    assert out.dtype == dtype and relu_backward(out, c).dtype == dtype
+    x2 = x.reshape(2, -1)  # (2, 3, 4, 4) -> (2, 48)
+    out, c = dense_forward(x2, np.ones((5, 48), dtype), np.ones(5, dtype))
+    assert out.dtype == dtype and all(g.dtype == dtype for g in dense_backward(out, c))
+    out, c = dropout_forward(x2, dropout_mask(rng, x2.shape, 0.5), 0.5)
+    assert out.dtype == dtype and dropout_backward(out, c).dtype == dtype
+    loss, c = softmax_cross_entropy_forward(x2[:, :10], np.array([1, 2]))
+    assert softmax_cross_entropy_backward(1.0, c).dtype == dtype
