@@ -15,6 +15,7 @@ from .controllers import (
     FirstOrderLR,
     FixedLR,
     LearningRateController,
+    SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
 from .models.linear import LinearRegression
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ExactNewtonLR", "FirstOrderLR", "FixedLR", "LearningRateController", "SecondOrderLR",
+    "SafeguardedSecondOrderLR",
     "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
     "History", "TrainResult", "evaluate", "train",
 ]

@@ -59,14 +59,14 @@ class SafeguardedSecondOrderLR(LearningRateController):
 
     One step at rate ``eta(k)``:
 
-    1. ``eps_k = relative_eps * eta(k)`` (or the fixed ``eps``); probe
+    1. ``eps_k = max(relative_eps * eta(k), eps)`` (or the fixed ``eps``); probe
        ``f`` at ``eta(k) + eps_k * [-2, -1, 0, 1, 2]`` (five losses, one fused call);
     2. ``f'_k`` by Eq. 15, ``f''_k`` by Eq. 14;
     3. averaging: ``A <- ema(A, f''_k)``, ``B <- ema(B, f'_k - f''_k eta(k))``; the averaged
        derivative at ``eta(k)`` is ``F1 = B + A eta(k)`` and the curvature ``F2 = A``
-       (without averaging, ``F1 = f'_k``, ``F2 = f''_k``);
+       (without averaging, ``F1 = f'_k``, ``F2 = f''_k``); ``S = ema(S, f'_k)``;
     4. if ``F2 > 0``: Newton, ``eta' = eta(k) - F1 / F2`` (Eq. 10); otherwise, with the
-       fallback, ``eta' = eta(k) * r`` if ``F1 < 0`` and ``eta(k) / r`` if ``F1 > 0``
+       fallback, ``eta' = eta(k) * r`` if ``S < 0`` and ``eta(k) / r`` if ``S > 0``
        (``r = trust_ratio`` or 2); without it, Eq. 16 as the authors' code reads Eq. 17-18
        (``F2 = delta / (4 eps^2)`` only if ``F2 == 0``);
     5. trust region: ``eta' <- clip(eta', eta(k) / trust_ratio, eta(k) * trust_ratio)``;
@@ -77,7 +77,7 @@ class SafeguardedSecondOrderLR(LearningRateController):
     ----------
     eta : float > 0
         Initial learning rate.
-    average : float in [0, 1), default 0.9
+    average : float in [0, 1), default 0.99
         EMA coefficient of the derivative model (0 = off). *Why:* one batch's Newton target is
         noisy and, on the batch that made the gradient, biased large; Newton on the averaged
         model estimates the step that minimises the expected line loss. Averaging ``A`` and
@@ -92,21 +92,25 @@ class SafeguardedSecondOrderLR(LearningRateController):
         descent direction of ``f'`` instead of taking the Newton step (which then points to a
         maximum, or is infinite). *Why:* Newton is only meaningful on a convex model.
     relative_eps : float > 0 or None, default 1e-3
-        Finite-difference step ``eps_k = relative_eps * eta(k)`` (None = the fixed ``eps``).
+        Finite-difference step ``eps_k = max(relative_eps * eta(k), eps)`` (None = the fixed
+        ``eps``).
         *Why:* Eq. 14's denominator is ``4 eps^2 f''``; a fixed ``eps = 1e-5`` makes it
         ``4e-10 f''``, fine in float64 but below float32 rounding of a loss near 1 (DESIGN.md
         idea 5), and not scale-free (the method would change if ``eta`` were rescaled). A step
         proportional to ``eta`` keeps the truncation error (``eps^2 f''''/3``, Eq. 14) at a
-        fixed relative size and the rounding error ``~u |f| / eps^2`` away from ``f''``.
+        fixed relative size and the rounding error ``~u |f| / eps^2`` away from ``f''``. The
+        floor ``eps`` matters near the floor of ``eta``: at ``eta = 1e-6`` a purely relative
+        step ``1e-9`` would make ``f''`` pure rounding noise (``1e-16 / 1e-18 ~ 100``), and a
+        negative "curvature" from noise once sent ``eta`` up by ``r`` per step until it overflowed.
     eps : float > 0, default 1e-5
-        Fixed finite-difference step, used when ``relative_eps`` is None (the paper's value).
+        Fixed finite-difference step (the paper's value), and the floor of ``eps_k``.
     delta : float >= 0, default 1e-6
         Floor of Eq. 19, and the ``if-zero`` smoothing of Eq. 18 when the fallback is off.
 
     Attributes
     ----------
-    curvature, intercept : float
-        The averaged ``A`` and ``B`` (0 before the first step).
+    curvature, intercept, slope : float
+        The averaged ``A``, ``B`` and ``f'_k`` (0 before the first step).
     last_f : ndarray (5,) or None
         The five probe losses of the last step.
     last_loss : float or None
@@ -132,9 +136,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
 
     needs_probe = True
     _state_fields = LearningRateController._state_fields + (
-        "curvature", "intercept", "n_fallback", "n_clipped")
+        "curvature", "intercept", "slope", "n_fallback", "n_clipped")
 
-    def __init__(self, eta, *, average=0.9, trust_ratio=2.0, curvature_fallback=True,
+    def __init__(self, eta, *, average=0.99, trust_ratio=2.0, curvature_fallback=True,
                  relative_eps=1e-3, eps=1e-5, delta=1e-6):
         super().__init__(eta)
         self.average = check_nonnegative("average", average)
@@ -154,6 +158,7 @@ class SafeguardedSecondOrderLR(LearningRateController):
         self.delta = check_nonnegative("delta", delta)
         self.curvature = 0.0
         self.intercept = 0.0
+        self.slope = 0.0
         self.n_fallback = 0
         self.n_clipped = 0
         self.last_f: np.ndarray | None = None
@@ -161,7 +166,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
 
     def step_eps(self, eta: float) -> float:
         """The finite-difference step used at rate ``eta``."""
-        return self.eps if self.relative_eps is None else self.relative_eps * eta
+        if self.relative_eps is None:
+            return self.eps
+        return max(self.relative_eps * eta, self.eps)
 
     def step(self, grad, phi) -> float:
         if phi is None:
@@ -182,14 +189,15 @@ class SafeguardedSecondOrderLR(LearningRateController):
         if self.average > 0:
             curvature = ema(self.curvature, d2, self.average)
             intercept = ema(self.intercept, d1 - d2 * eta, self.average)
-            if not (math.isfinite(curvature) and math.isfinite(intercept)):
+            slope = ema(self.slope, d1, self.average)
+            if not all(map(math.isfinite, (curvature, intercept, slope))):
                 self.n_rejected += 1
                 return eta
-            self.curvature, self.intercept = curvature, intercept
+            self.curvature, self.intercept, self.slope = curvature, intercept, slope
             # The EMA's start-up bias (1 - average^k) cancels in the ratio F1 / F2.
             F1, F2 = intercept + curvature * eta, curvature
         else:
-            self.curvature, self.intercept = d2, d1 - d2 * eta
+            self.curvature, self.intercept, self.slope = d2, d1 - d2 * eta, d1
             F1, F2 = d1, d2
         if F2 > 0 or not self.curvature_fallback:
             if F2 == 0:
@@ -199,7 +207,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
         else:
             self.n_fallback += 1
             r = 2.0 if self.trust_ratio is None else self.trust_ratio
-            candidate = eta * r if F1 < 0 else eta / r if F1 > 0 else eta
+            # The sign of the averaged slope, not of F1: with A <= 0 the model's
+            # extrapolation B + A eta is meaningless far from the etas it was measured at.
+            candidate = eta * r if self.slope < 0 else eta / r if self.slope > 0 else eta
         clipped = trust_region(candidate, eta, self.trust_ratio)
         self.n_clipped += clipped != candidate
         self._propose(clipped, self.delta)

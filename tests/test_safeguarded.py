@@ -1,0 +1,187 @@
+"""SafeguardedSecondOrderLR: each safeguard's logic on stub probes of known functions.
+
+The stub ``phi`` returns exact values of a quadratic ``f(eta) = c (eta - m)^2 / 2 + s eta``: on a
+quadratic the five-point differences of Eq. 14-15 are exact up to rounding (their truncation
+errors ``eps^2 f''' / 6`` and ``eps^2 f'''' / 3`` vanish), so targets are known in closed form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from adaptive_lr import SafeguardedSecondOrderLR, SecondOrderLR
+from adaptive_lr.controllers.safeguarded import averaged_newton_target, ema, trust_region
+
+OFF = {"average": 0.0, "trust_ratio": None, "curvature_fallback": False, "relative_eps": None}
+
+
+def quadratic(minimum, curvature=1.0):
+    """A stub probe: ``phi(etas) = curvature * (etas - minimum)^2 / 2``."""
+    return lambda etas: 0.5 * curvature * (np.asarray(etas, dtype=np.float64) - minimum) ** 2
+
+
+def test_helpers():
+    assert ema(2.0, 4.0, 0.5) == 3.0
+    assert averaged_newton_target(-3.0, 1.5) == 2.0
+    assert trust_region(10.0, 1.0, None) == 10.0
+    assert trust_region(10.0, 1.0, 4.0) == 4.0
+    assert trust_region(0.1, 1.0, 4.0) == 0.25
+    assert trust_region(1.5, 1.0, 4.0) == 1.5
+
+
+@pytest.mark.parametrize("minimum, curvature, eta", [(0.3, 2.0, 0.01), (2.0, 5e3, 1.5),
+                                                     (0.05, 0.1, 0.2)])
+def test_all_safeguards_off_is_eq16_if_zero(minimum, curvature, eta):
+    """With every safeguard off the rule is the paper's pure Newton step (Eq. 16)."""
+    phi = quadratic(minimum, curvature)
+    ours = SafeguardedSecondOrderLR(eta, **OFF)
+    paper = SecondOrderLR(eta, eps=1e-5, delta=1e-6, delta_rule="if-zero")
+    for _ in range(3):
+        assert ours.step(None, phi) == pytest.approx(paper.step(None, phi), rel=1e-9)
+        # Same differences, scaled differently (f'/f'' vs 2 eps num/den): a few roundings of
+        # the result, far below 1e-9 relative.
+        assert ours.lr == pytest.approx(paper.lr, rel=1e-9)
+
+
+def test_exact_newton_on_a_quadratic_lands_on_the_minimum():
+    c = SafeguardedSecondOrderLR(0.2, **OFF)
+    c.step(None, quadratic(0.7, 3.0))
+    # Eq. 14-15 exact on quadratics; rounding ~ u |f| / eps^2 relative to f'' = 3: ~1e-6.
+    assert c.lr == pytest.approx(0.7, rel=1e-5)
+
+
+def test_trust_region_bounds_the_change():
+    for minimum, expected in [(100.0, 0.2), (-5.0, 0.05)]:
+        c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0)
+        c.step(None, quadratic(minimum))
+        assert c.lr == pytest.approx(expected, rel=1e-12)
+        assert c.n_clipped == 1
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0)
+    c.step(None, quadratic(0.15))                # inside [0.05, 0.2]: not clipped
+    assert c.lr == pytest.approx(0.15, rel=1e-6) and c.n_clipped == 0
+
+
+@pytest.mark.parametrize("slope, expected", [(-1.0, 0.3), (1.0, 0.1 / 3)])
+def test_fallback_on_non_positive_curvature(slope, expected):
+    """f = -(eta)^2 + slope*eta: concave, so the fallback moves by r against the slope's sign
+    (the slope at eta = 0.1 is slope - 0.2, of the same sign for |slope| = 1)."""
+    def phi(etas):
+        etas = np.asarray(etas, dtype=np.float64)
+        return -(etas**2) + slope * etas
+
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=3.0)
+    c.step(None, phi)
+    assert c.n_fallback == 1
+    assert c.lr == pytest.approx(expected, rel=1e-12)
+    # Without the fallback the step goes to the maximum at slope / 2 (Eq. 16 as printed).
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None, curvature_fallback=False)
+    c.step(None, phi)
+    assert c.n_fallback == 0
+    assert c.lr == pytest.approx(max(slope / 2, 1e-6), rel=1e-5)
+
+
+def test_fallback_without_trust_region_uses_factor_two():
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None)
+    c.step(None, lambda e: -np.asarray(e) ** 2)  # slope -0.2 < 0: increase
+    assert c.lr == pytest.approx(0.2)
+
+
+def test_zero_curvature_without_fallback_uses_delta_if_zero():
+    """A linear f has f'' = 0 exactly: Eq. 17-18 ("if-zero") add delta to the denominator."""
+    c = SafeguardedSecondOrderLR(0.5, **OFF)
+    c.step(None, lambda e: np.zeros_like(np.asarray(e, dtype=np.float64)))   # f' = f'' = 0
+    assert c.lr == 0.5 and c.n_rejected == 0
+
+
+@pytest.mark.parametrize("average", [0.5, 0.9, 0.99])
+def test_averaging_on_a_fixed_quadratic_converges_to_the_minimum(average):
+    """Each step's quadratic model is the function itself, so the averaged model is too: the
+    target is the minimum from the first step on; only the trust region delays it."""
+    c = SafeguardedSecondOrderLR(1e-3, average=average)
+    lrs = [c.step(None, quadratic(0.4, 7.0)) for _ in range(20)]
+    assert lrs[1] == pytest.approx(2e-3)                     # clipped by r = 2
+    # 1e-3 * 2^9 > 0.4: reached within 9 steps, then stays (rounding ~1e-9 relative).
+    assert c.lr == pytest.approx(0.4, rel=1e-6)
+    assert all(abs(v - 0.4) < 1e-6 for v in lrs[10:])
+
+
+def test_averaging_smooths_noisy_targets():
+    """Targets of alternating quadratics (minima 0.2 and 0.6, equal curvature): with averaging
+    the rate settles near their curvature-weighted mean 0.4; without, it jumps between them."""
+    rng_targets = [0.2, 0.6] * 200
+    averaged = SafeguardedSecondOrderLR(0.4, average=0.99, trust_ratio=None)
+    plain = SafeguardedSecondOrderLR(0.4, average=0.0, trust_ratio=None)
+    for m in rng_targets:
+        averaged.step(None, quadratic(m))
+        plain.step(None, quadratic(m))
+    # EMA of an alternating sequence: its deviation from the mean is <= (1 - a)/(1 + a) * 0.2
+    # in steady state, ~1e-3 for a = 0.99.
+    assert averaged.lr == pytest.approx(0.4, abs=2e-3)
+    assert plain.lr == pytest.approx(0.6, rel=1e-6)
+
+
+def test_relative_eps_probes_scale_with_eta():
+    seen = []
+
+    def phi(etas):
+        seen.append(np.array(etas))
+        return quadratic(1.0)(etas)
+
+    c = SafeguardedSecondOrderLR(2.0, relative_eps=1e-3)
+    c.step(None, phi)
+    np.testing.assert_allclose(seen[-1] - 2.0, 2e-3 * np.array([-2, -1, 0, 1, 2]), atol=1e-15)
+    c = SafeguardedSecondOrderLR(1e-6, relative_eps=1e-3, eps=1e-5)   # floor: eps
+    c.step(None, phi)
+    np.testing.assert_allclose(seen[-1] - 1e-6, 1e-5 * np.array([-2, -1, 0, 1, 2]), atol=1e-18)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_probes_are_rejected(bad):
+    c = SafeguardedSecondOrderLR(0.1)
+    c.step(None, quadratic(0.3))
+    state = c.state_dict()
+    c.step(None, lambda e: np.full(len(e), bad))
+    assert c.lr == float(state["lr"]) and c.n_rejected == 1
+    assert c.curvature == float(state["curvature"])        # the average is not polluted
+
+
+def test_lr_stays_finite_and_above_the_floor():
+    c = SafeguardedSecondOrderLR(1e-5, average=0.0, trust_ratio=None, delta=1e-6)
+    c.step(None, quadratic(-1.0))                # minimum at a negative rate
+    assert c.lr == 1e-6
+    c = SafeguardedSecondOrderLR(0.1, average=0.0)
+    for m in [1e300, -1e300, 0.0]:                # huge and negative targets, then a tame one
+        c.step(None, quadratic(m))
+        assert math.isfinite(c.lr) and c.lr >= 1e-6
+
+
+@pytest.mark.parametrize("name, value", [
+    ("eta", 0.0), ("eta", -1.0), ("average", 1.0), ("average", -0.1), ("trust_ratio", 1.0),
+    ("trust_ratio", 0.5), ("relative_eps", 0.0), ("eps", 0.0), ("delta", -1.0),
+    ("curvature_fallback", "yes"), ("average", np.nan)])
+def test_bad_arguments_raise_naming_the_argument(name, value):
+    kw = {"eta": 0.1, name: value}
+    with pytest.raises(ValueError, match=name):
+        SafeguardedSecondOrderLR(kw.pop("eta"), **kw)
+
+
+def test_needs_a_probe():
+    with pytest.raises(ValueError, match="probe"):
+        SafeguardedSecondOrderLR(0.1).step(np.zeros(2), None)
+
+
+def test_state_dict_round_trip():
+    a = SafeguardedSecondOrderLR(0.01)
+    for m in [0.3, 0.5, 0.2]:
+        a.step(None, quadratic(m))
+    b = SafeguardedSecondOrderLR(0.01)
+    b.load_state_dict(a.state_dict())
+    for name in SafeguardedSecondOrderLR._state_fields:
+        assert getattr(b, name) == getattr(a, name)
+    assert isinstance(b.n_fallback, int)
+    phi = quadratic(0.25, 2.0)
+    assert [a.step(None, phi) for _ in range(3)] == [b.step(None, phi) for _ in range(3)]
+    assert a.lr == b.lr
