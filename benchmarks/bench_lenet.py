@@ -1,0 +1,169 @@
+"""Time one LeNet training step in NumPy: basic SGD and the second-order step with fused probes.
+
+    python benchmarks/bench_lenet.py [--steps 60] [--batches 32 256] [--dtypes float32 float64]
+
+For each batch size and dtype it prints the median wall-clock time (ms) of
+
+* ``basic``: draw the dropout masks, loss + gradient, SGD update;
+* ``adaptive``: the same plus the five probe losses of Eq. 16, fused (conv1 reused from the
+  gradient's forward pass, the rest on the five probes stacked);
+* ``plain``: the same with five independent forward passes, for reference;
+* ``forward``: one loss evaluation in evaluation mode;
+* ``torch``: PyTorch CPU's ``zero_grad, forward, backward, SGD step`` of the same network, when
+  ``torch`` happens to be importable (it is not a dependency of this package).
+
+The methods are timed round-robin (one step of each, repeated) after a warm-up, so that a noisy
+shared machine slows all of them alike; the figures are medians. Threads: OpenBLAS and PyTorch use
+their defaults; set ``OPENBLAS_NUM_THREADS=1`` (PyTorch then gets 1 thread too) to compare on one
+core. Peak memory of one adaptive step at the largest batch is measured with ``tracemalloc``
+(NumPy reports its buffers to it) and printed with the process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+from adaptive_lr.models.base import Model
+from adaptive_lr.models.lenet import LeNet
+
+ETA, EPS = 0.01, 1e-5
+ETAS = ETA + EPS * np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+
+
+def numpy_steps(model, w, X, y, rng):
+    dtype = w.dtype.type
+
+    def basic():
+        noise = model.sample_noise(rng, X.shape[0])
+        _, grad, _ = model.forward_backward(w, X, y, noise=noise)
+        return w - dtype(ETA) * grad
+
+    def adaptive():
+        noise = model.sample_noise(rng, X.shape[0])
+        _, grad, cache = model.forward_backward(w, X, y, noise=noise)
+        model.line_losses(w, grad, ETAS, X, y, noise=noise, cache=cache)
+        return w - dtype(ETA) * grad
+
+    def plain():
+        noise = model.sample_noise(rng, X.shape[0])
+        _, grad, _ = model.forward_backward(w, X, y, noise=noise)
+        Model.line_losses(model, w, grad, ETAS, X, y, noise=noise)  # one pass per eta
+        return w - dtype(ETA) * grad
+
+    def forward():
+        return model.loss(w, X, y)
+
+    return {"basic": basic, "adaptive": adaptive, "plain": plain, "forward": forward}
+
+
+def torch_step(X, y, dtype_name):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    tdtype = getattr(torch, dtype_name)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = torch.nn.Conv2d(3, 6, 5), torch.nn.Conv2d(6, 16, 5)
+            self.fc1, self.fc2 = torch.nn.Linear(400, 120), torch.nn.Linear(120, 84)
+            self.fc3, self.drop = torch.nn.Linear(84, 10), torch.nn.Dropout(0.5)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2).flatten(1)
+            x = self.drop(F.relu(self.fc1(x)))
+            return self.fc3(self.drop(F.relu(self.fc2(x))))
+
+    net = Net().to(tdtype)
+    opt = torch.optim.SGD(net.parameters(), lr=ETA)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(net(Xt), yt).backward()
+        opt.step()
+
+    return step
+
+
+def time_round_robin(fns: dict, steps: int, warmup: int = 5) -> dict:
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(steps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+
+
+def peak_memory_mb(fn) -> float:
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per method (batch 32)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    model = LeNet()
+    print(f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    header = (
+        f"{'batch':>5} {'dtype':>7} | {'basic':>7} {'adaptive':>8} {'plain':>7} {'forward':>7}"
+        f" {'torch':>7} | {'adapt/basic':>11} {'plain/basic':>11} {'basic/torch':>11}"
+    )
+    print("median ms per step\n" + header + "\n" + "-" * len(header))
+    for n in args.batches:
+        steps = max(10, args.steps * 32 // n)
+        for dtype_name in args.dtypes:
+            dtype = np.dtype(dtype_name)
+            w = model.init_params(rng, dtype)
+            X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
+            y = rng.integers(0, 10, n)
+            fns = numpy_steps(model, w, X, y, rng)
+            torch_fn = torch_step(X, y, dtype_name)
+            if torch_fn is not None:
+                fns["torch"] = torch_fn
+            t = time_round_robin(fns, steps)
+            t_torch = t.get("torch", float("nan"))
+            print(
+                f"{n:>5} {dtype_name:>7} | {t['basic']:7.2f} {t['adaptive']:8.2f} {t['plain']:7.2f}"
+                f" {t['forward']:7.2f} {t_torch:7.2f} | {t['adaptive'] / t['basic']:11.2f}"
+                f" {t['plain'] / t['basic']:11.2f} {t['basic'] / t_torch:11.2f}"
+            )
+    n = max(args.batches)
+    for dtype_name in args.dtypes:
+        dtype = np.dtype(dtype_name)
+        w = model.init_params(rng, dtype)
+        X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
+        fns = numpy_steps(model, w, X, rng.integers(0, 10, n), rng)
+        print(
+            f"peak traced memory, batch {n} {dtype_name}: basic step "
+            f"{peak_memory_mb(fns['basic']):.0f} MiB, adaptive step "
+            f"{peak_memory_mb(fns['adaptive']):.0f} MiB"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max resident set size of this process: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
