@@ -211,14 +211,15 @@ class LeNet(Model):
         y = check_labels(y, X.shape[0], self.n_classes)
         return w, X, y, self._check_noise(noise, X.shape[0])
 
-    def _stacked_views(self, W: np.ndarray) -> dict[str, np.ndarray]:
-        """Named views of a stack of flat vectors: W (P, n) -> {name: (P, *shape)}."""
-        views, start = {}, 0
-        for name, shape in self.layout:
-            size = int(np.prod(shape))
-            views[name] = W[:, start : start + size].reshape(W.shape[0], *shape)  # (P,size)->
-            start += size
-        return views
+    def _probe_params(self, w, d, c) -> dict[str, np.ndarray]:
+        """Parameters at the probe points ``w - c[k] * d``: {name: (P, *shape)}, each C-contiguous
+        (NumPy's stacked matmul calls BLAS only on contiguous stacks; a strided one is ~3x slower).
+        """
+        W, D = self.unflatten(w), self.unflatten(d)
+        return {
+            name: W[name] - c.reshape(-1, *[1] * W[name].ndim) * D[name]  # (P, *shape)
+            for name in W
+        }
 
     # -- the network -----------------------------------------------------------------------
     def _conv1(self, p, X):
@@ -335,8 +336,7 @@ class LeNet(Model):
         if n_probes == 0:
             return np.empty(0)
         c = etas.astype(w.dtype)  # (P,), as the plain probe's w.dtype.type(eta)
-        W_probe = w[None, :] - c[:, None] * d[None, :]  # (P, n_params)
-        p = self._stacked_views(W_probe)
+        p = self._probe_params(w, d, c)
         D = self.unflatten(d)
         n, (oh, ow) = X.shape[0], self.conv1_size
         if cache is not None and self._cache_matches(cache, w, X_arg, X):
