@@ -10,6 +10,7 @@ The pieces, each next to the equations it implements:
 * :mod:`adaptive_lr.train`: the training loop and its history.
 """
 
+from .checkpoint import CheckpointError
 from .controllers import (
     ExactNewtonLR,
     FirstOrderLR,
@@ -18,6 +19,7 @@ from .controllers import (
     SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
+from .directions import AdamDirection, GradientDirection
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
 from .probe import PassCounter, Probe
@@ -30,4 +32,5 @@ __all__ = [
     "SafeguardedSecondOrderLR",
     "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
     "History", "TrainResult", "evaluate", "train",
+    "AdamDirection", "GradientDirection", "CheckpointError",
 ]

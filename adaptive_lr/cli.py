@@ -145,7 +145,8 @@ def build_parser() -> Parser:
     tr.add_argument("--model", choices=MODELS,
                     help="default: linear for boston, logistic for mnist, lenet for cifar10")
     tr.add_argument("--controller", choices=CONTROLLERS, default="second-order",
-                    help="learning-rate rule (default: second-order)")
+                    help="learning-rate rule (default: second-order; safeguarded: "
+                         "SafeguardedSecondOrderLR, beyond the paper)")
     tr.add_argument("--eta", type=_pos_float, default=0.01,
                     help="initial (or fixed) learning rate (default: 0.01)")
     tr.add_argument("--alpha", type=float, default=None,
@@ -219,6 +220,8 @@ def _hyper_of(args, controller: str, eta: float) -> dict:
         hyper["alpha"] = args.alpha
     if controller == "exact-newton":
         hyper["delta"] = args.delta
+    if controller == "safeguarded":
+        hyper.update(eps=args.eps, delta=args.delta)
     return hyper
 
 

@@ -13,7 +13,7 @@ MODELS = ("linear", "logistic", "lenet")
 MODEL_LAYOUT = {"linear": "features", "logistic": "features", "lenet": "images"}
 #: The model used for a data set when none is named.
 DEFAULT_MODEL = {"boston": "linear", "mnist": "logistic", "cifar10": "lenet"}
-CONTROLLERS = ("fixed", "first-order", "second-order", "exact-newton")
+CONTROLLERS = ("fixed", "first-order", "second-order", "exact-newton", "safeguarded")
 DIRECTIONS = ("gradient", "adam")
 DTYPES = ("float64", "float32")
 
@@ -40,7 +40,11 @@ def make_model(name: str, data, *, dropout: float = 0.5):
 
 def make_controller(kind: str, eta: float, *, alpha: float | None = None, eps: float = 1e-5,
                     delta: float = 1e-6, delta_rule: str = "always", beta: float = 0.0):
-    """A learning-rate controller by name, with the hyperparameters that apply to it."""
+    """A learning-rate controller by name, with the hyperparameters that apply to it.
+
+    ``"safeguarded"`` is :class:`~adaptive_lr.controllers.SafeguardedSecondOrderLR` (beyond
+    the paper) with its default safeguards; ``eps`` and ``delta`` apply to it.
+    """
     if kind == "fixed":
         return FixedLR(eta)
     if kind == "first-order":
@@ -51,6 +55,10 @@ def make_controller(kind: str, eta: float, *, alpha: float | None = None, eps: f
         return SecondOrderLR(eta, eps=eps, delta=delta, delta_rule=delta_rule, beta=beta)
     if kind == "exact-newton":
         return ExactNewtonLR(eta, delta=delta)
+    if kind == "safeguarded":  # beyond the paper; its own defaults for the safeguards
+        from ..controllers import SafeguardedSecondOrderLR
+
+        return SafeguardedSecondOrderLR(eta, eps=eps, delta=delta)
     raise ValueError(f"unknown controller {kind!r}; choose one of {', '.join(CONTROLLERS)}")
 
 
