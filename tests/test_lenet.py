@@ -237,3 +237,17 @@ def test_bad_noise_model_and_direction_raise():
         LeNet(dropout=1.0)
     with pytest.raises(ValueError, match="parameters"):
         model.loss(w[:-1], X, y)
+
+
+def test_fused_probes_in_example_chunks_equal_plain_probes():
+    """A batch larger than the probe chunk (64): chunked sums, same bound as above (float64)."""
+    model = LeNet(in_channels=1, n_classes=3, image_size=16)
+    rng = np.random.default_rng(11)
+    w = model.init_params(rng)
+    X, y = batch(model, 70)
+    noise = model.sample_noise(rng, 70)
+    _, grad, cache = model.forward_backward(w, X, y, noise=noise)
+    etas = np.array([0.0, 0.1, 0.2])
+    plain = Model.line_losses(model, w, grad, etas, X, y, noise=noise)
+    fused = model.line_losses(w, grad, etas, X, y, noise=noise, cache=cache)
+    np.testing.assert_allclose(fused, plain, rtol=1e-12)

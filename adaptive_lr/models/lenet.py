@@ -54,6 +54,9 @@ KERNEL = 5  # both convolutions are 5x5, stride 1, no padding
 MIN_IMAGE = 16  # smallest side that survives conv 5 -> pool 2 -> conv 5 -> pool 2
 
 
+PROBE_CHUNK = 64  # examples per chunk of the fused probes' stacked forward pass
+
+
 class LeNetNoise(NamedTuple):
     """Dropout keep-masks of one step (True = kept); bool, so valid for float32 and float64."""
 
@@ -272,8 +275,8 @@ class LeNet(Model):
         logits, _ = self._tail(z1, p, noise)
         return cross_entropy_per_example(logits, y)[0]  # (N,)
 
-    def _chunks(self, n: int):
-        step = max(1, self.eval_batch_size)
+    def _chunks(self, n: int, size: int | None = None):
+        step = max(1, self.eval_batch_size if size is None else size)
         return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
     # -- the model interface ---------------------------------------------------------------
@@ -347,11 +350,16 @@ class LeNet(Model):
             Wb = np.stack([self.unflatten(w)["conv1.weight"], D["conv1.weight"]])  # (2,6,C,5,5)
             bb = np.stack([self.unflatten(w)["conv1.bias"], D["conv1.bias"]])  # (2, 6)
             z1, zd1 = conv_from_cols(cols1, Wb, bb, n, oh, ow)  # 2 x (N, 6, OH1, OW1)
-        # (P,1,1,1,1) * (N,6,OH1,OW1) -> (P, N, 6, OH1, OW1): conv1 at the P probe points
-        z1_probe = z1 - c[:, None, None, None, None] * zd1
-        logits, _ = self._tail(z1_probe, p, noise)  # (P, N, n_classes)
-        losses = cross_entropy_per_example(logits, y)[0]  # (P, N)
-        return losses.mean(axis=1).astype(np.float64)  # mean in w's dtype, like loss()
+        # The rest runs on chunks of examples (their losses are independent) so that the P-fold
+        # stacked arrays stay small: fewer page faults at large batches, the same sums.
+        total = np.zeros(n_probes, dtype=w.dtype)
+        for s in self._chunks(n, PROBE_CHUNK):
+            # (P,1,1,1,1) * (n,6,OH1,OW1) -> (P, n, 6, OH1, OW1): conv1 at the P probe points
+            z1_probe = z1[s] - c[:, None, None, None, None] * zd1[s]
+            chunk_noise = None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
+            logits, _ = self._tail(z1_probe, p, chunk_noise)  # (P, n, n_classes)
+            total += cross_entropy_per_example(logits, y[s])[0].sum(axis=1)  # (P, n) -> (P,)
+        return (total / n).astype(np.float64)  # mean in w's dtype, like loss()
 
     def predict(self, w, X) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (no dropout)."""
