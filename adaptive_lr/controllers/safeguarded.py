@@ -44,14 +44,18 @@ def averaged_newton_target(intercept: float, curvature: float) -> float:
 
 
 def trust_region(candidate: float, eta: float, ratio: float | None) -> float:
-    """Clip ``candidate`` to ``[eta / ratio, eta * ratio]`` (no-op when ``ratio`` is None).
+    """Clip ``candidate`` to at most ``eta * ratio`` (no-op when ``ratio`` is None).
 
-    >>> trust_region(100.0, 1.0, 2.0), trust_region(-5.0, 1.0, 2.0)
-    (2.0, 0.5)
+    One-sided on purpose: a rate that is too large multiplies the loss at every step, so a
+    decrease must take effect at once (only the floor of Eq. 19 bounds it); an increase is the
+    risky move, and a start that is too small is corrected geometrically.
+
+    >>> trust_region(100.0, 1.0, 2.0), trust_region(0.01, 1.0, 2.0)
+    (2.0, 0.01)
     """
     if ratio is None or not math.isfinite(candidate):
         return candidate
-    return min(max(candidate, eta / ratio), eta * ratio)
+    return min(candidate, eta * ratio)
 
 
 class SafeguardedSecondOrderLR(LearningRateController):
@@ -69,7 +73,7 @@ class SafeguardedSecondOrderLR(LearningRateController):
        fallback, ``eta' = eta(k) * r`` if ``S < 0`` and ``eta(k) / r`` if ``S > 0``
        (``r = trust_ratio`` or 2); without it, Eq. 16 as the authors' code reads Eq. 17-18
        (``F2 = delta / (4 eps^2)`` only if ``F2 == 0``);
-    5. trust region: ``eta' <- clip(eta', eta(k) / trust_ratio, eta(k) * trust_ratio)``;
+    5. trust region: ``eta' <- min(eta', eta(k) * trust_ratio)`` (decreases are not limited);
     6. ``eta(k+1) = max(eta', delta)`` (Eq. 19). :meth:`step` returns ``eta(k)``, the rate
        of this step's update (Sec. 4.1's order).
 
@@ -84,9 +88,11 @@ class SafeguardedSecondOrderLR(LearningRateController):
         ``B`` (not ``f'`` and ``f''`` at drifting ``eta``) has no lag: on a fixed quadratic
         every step's target is the minimum, and so is their average.
     trust_ratio : float > 1 or None, default 2.0
-        Largest factor by which ``eta`` may change in one step (None = off). *Why:* a single
-        bad estimate (tiny or noisy ``f''``) cannot move ``eta`` by orders of magnitude; a
-        start ``eta0`` that is off by ``10^m`` is corrected in ``m log2(10) / log2(r)`` steps.
+        Largest factor by which ``eta`` may grow in one step (None = off). *Why:* a single
+        bad estimate (tiny or noisy ``f''``) cannot raise ``eta`` by orders of magnitude; a
+        start that is too small by ``10^m`` is corrected in ``m log(10) / log(r)`` steps.
+        Decreases are not limited: a two-sided region let a start 1e4 times too large on
+        Boston run 11 steps at a diverging rate (loss x 1e41) while it halved its way down.
     curvature_fallback : bool, default True
         When the (averaged) curvature is not positive, move ``eta`` by the factor ``r`` in the
         descent direction of ``f'`` instead of taking the Newton step (which then points to a
