@@ -20,6 +20,7 @@ from .controllers import (
     SecondOrderLR,
 )
 from .directions import AdamDirection, GradientDirection
+from .models.lenet import LeNet
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
 from .probe import PassCounter, Probe
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ExactNewtonLR", "FirstOrderLR", "FixedLR", "LearningRateController", "SecondOrderLR",
     "SafeguardedSecondOrderLR",
-    "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
+    "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
     "History", "TrainResult", "evaluate", "train",
     "AdamDirection", "GradientDirection", "CheckpointError",
 ]

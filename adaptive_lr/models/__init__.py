@@ -1,7 +1,8 @@
 """Models: pure functions of one flat parameter vector (see :mod:`adaptive_lr.models.base`)."""
 
 from .base import Model
+from .lenet import LeNet, LeNetNoise
 from .linear import LinearRegression
 from .logistic import LogisticRegression
 
-__all__ = ["Model", "LinearRegression", "LogisticRegression"]
+__all__ = ["Model", "LeNet", "LeNetNoise", "LinearRegression", "LogisticRegression"]

@@ -15,9 +15,11 @@ A model owns no weights. It describes the layout of ``w`` and offers
   one step (dropout masks) so that the gradient and every probe of that step see one function
   (DESIGN.md, idea 3). Deterministic models return ``None``.
 
-Input checks are cheap by design. Shapes, dtypes and labels are checked on every call (O(N));
-finiteness of ``X`` is checked only when the loss comes out non-finite, which a NaN or inf in ``X``
-always causes, so a clean batch pays nothing for it.
+Input checks are cheap by design. Shapes, dtypes and labels are checked on every call (O(N)).
+For the linear models, finiteness of ``X`` is checked only when the loss comes out non-finite: a
+NaN or inf in ``X`` always makes their loss non-finite (every input reaches the output through a
+product with a weight), so a clean batch pays nothing for the check. A ReLU network can map an
+inf pixel to 0, so :class:`~adaptive_lr.models.lenet.LeNet` checks ``X`` on every call.
 """
 
 from __future__ import annotations
