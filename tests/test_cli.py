@@ -10,6 +10,7 @@ from adaptive_lr.cli import main
 # Boston's first-order run diverges by design of the paper's alpha (REPRODUCTION.md).
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
+
 def _error_line(capsys):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err

@@ -99,4 +99,5 @@ def test_quick_mnist_on_real_data(tmp_path):
     result = run_experiment("mnist", tmp_path, quick=True, plots=False)
     assert not result["synthetic"] and result["data"].startswith("MNIST")
     accs = {r["label"]: r["summary"]["final_test_acc"] for r in result["runs"]}
-    assert min(accs.values()) > 0.7  # 2 epochs on 2000 real digits; chance is 0.1
+    assert min(accs.values()) > 0.5  # 2 epochs on 2000 real digits; chance is 0.1
+    assert accs["adaptive"] > accs["basic"]  # the paper's claim: faster in the first epochs
