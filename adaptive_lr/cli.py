@@ -21,7 +21,8 @@ PROG = "adaptive-lr"
 FILES_HELP = f"""\
 files written into OUT/NAME/:
   history_<run>.csv   one row per iteration: {", ".join(ITERATION_COLUMNS)}
-  epochs_<run>.csv    one row per epoch (0 = before training): {", ".join(EPOCH_COLUMNS)}
+  epochs_<run>.csv    one row per epoch (0 = before training):
+                      {", ".join(EPOCH_COLUMNS)}
                       (time: seconds of training, evaluations excluded; empty cell = n/a)
   history.json        all runs: hyperparameters and their sources, data, histories, summary
   loss.png, accuracy.png, lr.png, loss_time.png
@@ -101,7 +102,7 @@ def build_parser() -> Parser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = Parser(
         prog=PROG, formatter_class=fmt,
-        description="Faster gradient descent via an adaptive learning rate (Ravaut & Gorti): "
+        description="Faster gradient descent via an adaptive learning rate (Ravaut & Gorti):\n"
                     "reproduce the paper's experiments, train, find a learning rate.",
         epilog="examples:\n  adaptive-lr reproduce boston\n  adaptive-lr reproduce mnist "
                "--quick\n  adaptive-lr train --dataset mnist --controller second-order "
@@ -112,7 +113,7 @@ def build_parser() -> Parser:
     names = ", ".join(EXPERIMENTS)
     rep = sub.add_parser(
         "reproduce", formatter_class=fmt, help="run one of the paper's experiments by name",
-        description=f"Run one of the paper's experiments with its hyperparameters and write "
+        description=f"Run one of the paper's experiments with its hyperparameters and write\n"
                     f"CSV, JSON and PNG files. Experiments: {names}.",
         epilog="examples:\n  adaptive-lr reproduce boston            # Fig. 1-2, seconds\n"
                "  adaptive-lr reproduce mnist --quick     # a 2000-image subset, 2 epochs\n"
@@ -133,7 +134,7 @@ def build_parser() -> Parser:
 
     tr = sub.add_parser(
         "train", formatter_class=fmt, help="train one model with one controller",
-        description="Train a model with SGD (or Adam's direction) whose rate comes from a "
+        description="Train a model with SGD (or Adam's direction) whose rate comes from a\n"
                     "controller: the building blocks of the experiments.",
         epilog="examples:\n  adaptive-lr train --dataset boston --controller exact-newton "
                "--eta 1e-2 --epochs 200\n  adaptive-lr train --dataset mnist --controller "
@@ -170,9 +171,11 @@ def build_parser() -> Parser:
 
     lf = sub.add_parser(
         "lr-find", formatter_class=fmt, help="print the rate the adaptive method settles on",
-        description="Run the second-order method for a short while and print the learning "
-                    "rate it settles on (the median over the last fifth of the steps), as the "
-                    "paper's conclusion proposes; the curve goes to OUT/lr-find/lr_find.png.",
+        description="Run the second-order method for a short while and print the learning\n"
+                    "rate it settles on (the median over the last fifth of the steps), as the\n"
+                    "paper's conclusion proposes; the curve goes to OUT/lr-find/lr_find.png.\n"
+                    "A rate from a full-batch run (boston) may exceed the stability limit of\n"
+                    "a fixed rate: see REPRODUCTION.md.",
         epilog="examples:\n  adaptive-lr lr-find --dataset mnist\n"
                "  adaptive-lr lr-find --dataset boston --eta 1e-2 --steps 300\n"
                "  adaptive-lr lr-find --dataset cifar10 --steps 400 --batch-size 32")
