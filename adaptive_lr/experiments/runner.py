@@ -61,13 +61,16 @@ def run_training(model, controller, data, *, label: str, out_dir: Path, epochs: 
         elif log:
             log(f"  no checkpoint {ckpt}: starting {label} from scratch")
         checkpoint_every = checkpoint_every or 1
-    result = train(model, controller, data.X, data.y, epochs=epochs, batch_size=batch_size,
-                   seed=seed, dtype=dtype, X_test=data.X_test, y_test=data.y_test,
-                   X_val=X_val, y_val=y_val, probe_on=probe_on,
-                   direction=make_direction(direction),
-                   checkpoint_path=ckpt if checkpoint_every else None,
-                   checkpoint_every=checkpoint_every or 1, resume_from=resume_from,
-                   progress=progress)
+    # A diverging run overflows before it stops; train() reports it in history.diverged, so
+    # NumPy's overflow warnings would only repeat it, less clearly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = train(model, controller, data.X, data.y, epochs=epochs,
+                       batch_size=batch_size, seed=seed, dtype=dtype, X_test=data.X_test,
+                       y_test=data.y_test, X_val=X_val, y_val=y_val, probe_on=probe_on,
+                       direction=make_direction(direction),
+                       checkpoint_path=ckpt if checkpoint_every else None,
+                       checkpoint_every=checkpoint_every or 1, resume_from=resume_from,
+                       progress=progress)
     if result.history.diverged and log:
         log(f"  {label}: {result.history.diverged}")
     return result.history
