@@ -25,18 +25,28 @@ def _finite(values) -> np.ndarray:
 
 
 def _log_if_wide(ax, series) -> None:
-    """Log scale when positive values span more than two decades (Boston's spikes); when a
-    diverging run would flatten every other curve, the axis stops at 1000 times the median and
-    the title says so (the paper omitted such a spike from its Fig. 1)."""
-    values = np.concatenate([_finite(s) for s in series]) if series else np.array([])
-    values = values[values > 0]
+    """Log scale when positive values span more than two decades (Boston's spikes), then
+    :func:`_clip_runaway`."""
+    values = _positive(series)
     if values.size and values.max() / values.min() > 100:
         ax.set_yscale("log")
-        top = 1e3 * float(np.median(values))
-        if values.max() > top:
-            ax.set_ylim(values.min() / 2, top)
-            ax.text(0.01, 0.99, "y axis clipped: larger values off the chart",
-                    transform=ax.transAxes, va="top", fontsize=7, color="0.4")
+        _clip_runaway(ax, values)
+
+
+def _positive(series) -> np.ndarray:
+    values = np.concatenate([_finite(s) for s in series]) if series else np.array([])
+    return values[values > 0]
+
+
+def _clip_runaway(ax, values) -> None:
+    """When a diverging run would flatten every other curve of a log axis, stop the axis at
+    100 times the 99th percentile of the values and say so on the chart (the paper omitted
+    such a spike from its Fig. 1)."""
+    top = 100 * float(np.quantile(values, 0.99)) if values.size else np.inf
+    if values.size and values.max() > top:
+        ax.set_ylim(values.min() / 2, top)
+        ax.text(0.01, 0.99, "y axis clipped: larger values off the chart",
+                transform=ax.transAxes, va="top", fontsize=7, color="0.4")
 
 
 def _save(fig, path: Path) -> Path:
@@ -76,11 +86,14 @@ def plot_metric(histories: dict, metric: str, path: str | Path, title: str,
 def plot_lr(histories: dict, path: str | Path, title: str) -> Path:
     """The learning rate of every step, ``lr_<run>``, on a log scale (Fig. 2, 4, 7)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = []
     for i, (label, h) in enumerate(histories.items()):
         h = h if isinstance(h, dict) else h.to_dict()
         lr = np.asarray(h["lr"], dtype=np.float64)
         ax.plot(np.arange(1, lr.size + 1), lr, color=f"C{i}", lw=0.8, label=f"lr_{label}")
+        series.append(lr)
     ax.set_yscale("log")
+    _clip_runaway(ax, _positive(series))
     ax.set_xlabel("iteration")
     ax.set_ylabel("learning rate")
     ax.set_title(title, fontsize=10)
