@@ -235,3 +235,14 @@ def test_state_dict_round_trip(make):
     _, g, c = model.forward_backward(w, X, y)
     assert a.step(g, Probe(model, w, g, X, y, cache=c)) == b.step(g, Probe(model, w, g, X, y))
     assert a.lr == b.lr and a.n_steps == b.n_steps
+
+
+def test_state_dict_keeps_the_dtype_of_array_state():
+    ctrl = FirstOrderLR(0.1, alpha=1e-3)
+    ctrl.step(np.array([1.0, 2.0], dtype=np.float32))
+    state = ctrl.state_dict()
+    assert state["direction_prev"].dtype == np.float32
+    other = FirstOrderLR(0.1, alpha=1e-3)
+    other.load_state_dict(state)
+    assert other.direction_prev.dtype == np.float32
+    assert other.direction_prev is not state["direction_prev"]  # a copy
