@@ -152,10 +152,6 @@ def _restore_state(path, model, controller, direction, rng, dtype):
                               f"{model!r} in {dtype}")
     try:
         controller.load_state_dict(unprefixed("controller", arrays))
-        for name in controller._state_fields:  # parameter-sized state back in the run's dtype
-            value = getattr(controller, name)
-            if isinstance(value, np.ndarray) and value.shape == w.shape:
-                setattr(controller, name, value.astype(dtype))
         direction.load_state_dict(unprefixed("direction", arrays))
         rng.bit_generator.state = meta["rng"]
         hist = History(**{k: arrays[f"history.{k}"].tolist() for k in _SERIES})

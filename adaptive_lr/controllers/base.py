@@ -90,11 +90,17 @@ class LearningRateController:
 
     # -- checkpoints: plain numbers and float arrays, no pickle ----------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The controller's state as arrays (``np.savez``-friendly); see :meth:`load_state_dict`."""
+        """The controller's state as arrays (``np.savez``-friendly): numbers as float64 scalars,
+        arrays (a previous direction) as copies in their own dtype; see :meth:`load_state_dict`."""
         state = {}
         for name in self._state_fields:
             value = getattr(self, name)
-            state[name] = np.array([] if value is None else value, dtype=np.float64)
+            if value is None:
+                state[name] = np.array([], dtype=np.float64)
+            elif isinstance(value, np.ndarray):
+                state[name] = value.copy()  # keeps its dtype: a float32 run stays float32
+            else:
+                state[name] = np.array(value, dtype=np.float64)
         return state
 
     def load_state_dict(self, state) -> None:
@@ -102,7 +108,7 @@ class LearningRateController:
         for name in self._state_fields:
             if name not in state:
                 raise ValueError(f"controller state has no {name!r}")
-            value = np.asarray(state[name], dtype=np.float64)
+            value = np.asarray(state[name])
             if value.ndim == 0:
                 current = getattr(self, name)
                 setattr(self, name, int(value) if isinstance(current, int) else float(value))
