@@ -56,9 +56,19 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, Path(path))
+
+
 def plot_metric(histories: dict, metric: str, path: str | Path, title: str,
-                ylabel: str) -> Path:
-    """``train_<metric>_<run>`` (solid) and ``test_<metric>_<run>`` (dashed) per epoch.
+                ylabel: str, x: str = "epoch") -> Path:
+    """``train_<metric>_<run>`` (solid) and ``test_<metric>_<run>`` (dashed) per evaluation,
+    against ``x``: ``"epoch"`` or ``"time"`` (seconds of training).
 
     ``histories`` maps a run label to a :class:`~adaptive_lr.train.History` (or its dict).
     """
@@ -66,21 +76,16 @@ def plot_metric(histories: dict, metric: str, path: str | Path, title: str,
     series = []
     for i, (label, h) in enumerate(histories.items()):
         h = h if isinstance(h, dict) else h.to_dict()
-        color = f"C{i}"
         for part, style in (("train", "-"), ("test", "--")):
             values = np.asarray(h[f"{part}_{metric}"], dtype=np.float64)
             if np.all(np.isnan(values)):
                 continue
-            ax.plot(h["epoch"], values, style, color=color, label=f"{part}_{metric}_{label}")
+            ax.plot(h[x], values, style, color=f"C{i}", label=f"{part}_{metric}_{label}")
             series.append(values)
     if metric == "loss":
         _log_if_wide(ax, series)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, Path(path))
+    xlabel = "epoch" if x == "epoch" else "training time (s, evaluations excluded)"
+    return _finish(fig, ax, xlabel, ylabel, title, path)
 
 
 def plot_lr(histories: dict, path: str | Path, title: str) -> Path:
@@ -94,33 +99,12 @@ def plot_lr(histories: dict, path: str | Path, title: str) -> Path:
         series.append(lr)
     ax.set_yscale("log")
     _clip_runaway(ax, _positive(series))
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("learning rate")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, Path(path))
+    return _finish(fig, ax, "iteration", "learning rate", title, path)
 
 
 def plot_loss_vs_time(histories: dict, path: str | Path, title: str) -> Path:
     """``train_loss_<run>`` and ``test_loss_<run>`` against seconds of training."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = []
-    for i, (label, h) in enumerate(histories.items()):
-        h = h if isinstance(h, dict) else h.to_dict()
-        for part, style in (("train", "-"), ("test", "--")):
-            values = np.asarray(h[f"{part}_loss"], dtype=np.float64)
-            if np.all(np.isnan(values)):
-                continue
-            ax.plot(h["time"], values, style, color=f"C{i}", label=f"{part}_loss_{label}")
-            series.append(values)
-    _log_if_wide(ax, series)
-    ax.set_xlabel("training time (s, evaluations excluded)")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _save(fig, Path(path))
+    return plot_metric(histories, "loss", path, title, "loss", x="time")
 
 
 def plot_experiment(histories: dict, out_dir: str | Path, title: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LearningRateController, check_beta, check_nonnegative
-from .momentum import LRMomentum
+from .momentum import LRMomentum, WithLRMomentum
 
 
 def hypergradient(direction_prev: np.ndarray, grad: np.ndarray) -> float:
@@ -22,7 +22,7 @@ def first_order_increment(hypergrad: float, alpha: float) -> float:
     return -alpha * hypergrad
 
 
-class FirstOrderLR(LearningRateController):
+class FirstOrderLR(WithLRMomentum, LearningRateController):
     """Gradient descent on ``eta`` with the analytic hypergradient of Eq. 8.
 
     At step ``t+1`` the new gradient ``g(t+1)`` gives ``f'(eta(t)) = -d(t) . g(t+1)``, the
@@ -69,14 +69,6 @@ class FirstOrderLR(LearningRateController):
         self.beta = check_beta(beta)
         self._momentum = LRMomentum(self.beta)
         self.direction_prev: np.ndarray | None = None
-
-    @property
-    def velocity(self) -> float:
-        return self._momentum.velocity
-
-    @velocity.setter
-    def velocity(self, value: float) -> None:
-        self._momentum.velocity = float(value)
 
     def step(self, grad: np.ndarray, phi=None) -> float:
         self.n_steps += 1

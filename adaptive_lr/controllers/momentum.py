@@ -47,3 +47,18 @@ class LRMomentum:
             self.velocity = realized
         else:
             self.velocity = self._pending
+
+
+class WithLRMomentum:
+    """Mixin for a controller that keeps an :class:`LRMomentum` in ``self._momentum``: exposes
+    its ``velocity`` as an attribute (listed in ``_state_fields`` for checkpoints)."""
+
+    _momentum: LRMomentum
+
+    @property
+    def velocity(self) -> float:
+        return self._momentum.velocity
+
+    @velocity.setter
+    def velocity(self, value: float) -> None:
+        self._momentum.velocity = float(value)

@@ -6,10 +6,10 @@ import numpy as np
 
 from ..finite_diff import DELTA_RULES, newton_increment, probe_points
 from .base import LearningRateController, check_beta, check_nonnegative, check_positive
-from .momentum import LRMomentum
+from .momentum import LRMomentum, WithLRMomentum
 
 
-class SecondOrderLR(LearningRateController):
+class SecondOrderLR(WithLRMomentum, LearningRateController):
     """Newton's method on ``f(eta) = L(w - eta g)`` with derivatives from five probe losses.
 
     One step, in the paper's order (Sec. 4.1):
@@ -73,14 +73,6 @@ class SecondOrderLR(LearningRateController):
         self._momentum = LRMomentum(self.beta)
         self.last_f: np.ndarray | None = None
         self.last_loss: float | None = None
-
-    @property
-    def velocity(self) -> float:
-        return self._momentum.velocity
-
-    @velocity.setter
-    def velocity(self, value: float) -> None:
-        self._momentum.velocity = float(value)
 
     def step(self, grad, phi) -> float:
         if phi is None:
