@@ -16,11 +16,12 @@ Implementation notes (each one is exact, not an approximation):
 * Dropout masks are an explicit input (:meth:`LeNet.sample_noise`); ``noise=None`` is evaluation
   mode (no dropout), as the paper intends and unlike the authors' code, which also dropped units at
   test time (DESIGN.md).
-* Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4): conv1 is linear in its parameters,
-  so its pre-activation at ``w - c*d`` is ``Z1 - c*Zd1`` with ``Z1 = conv(X, W1) + b1`` (reused
-  from the gradient's forward pass) and ``Zd1 = conv(X, D1) + db1``, from one im2col of ``X``.
-  The rest runs once on the ``P`` probes stacked along a leading axis, each with its own
-  parameters, as batched matrix products.
+* Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4) reuse the im2col of ``X`` and run
+  each layer once on all probes stacked: :mod:`adaptive_lr.models.lenet_probe`.
+* :meth:`LeNet.forward_backward` runs forward and backward on chunks of ``CHUNK`` examples and
+  sums their gradients: the loss is a sum over examples, so this is the same gradient, rounded
+  differently. Every temporary then stays small enough for the allocator to reuse its memory
+  (larger arrays are mapped afresh and page-faulted on every step) and mostly in cache.
 """
 
 from __future__ import annotations
@@ -31,20 +32,18 @@ import numpy as np
 
 from ..nn import (
     conv_backward,
-    conv_from_cols,
     cross_entropy_per_example,
     dense_backward,
     dense_forward,
     dropout_backward,
     dropout_forward,
     dropout_mask,
-    im2col,
     max_pool_backward,
     max_pool_forward,
     relu_backward,
     relu_forward,
     softmax_cross_entropy_backward,
-    softmax_cross_entropy_forward,
+    softmax_cross_entropy_per_example_forward,
 )
 from ..nn.conv import ConvCache, conv_forward
 from ..params import make_layout
@@ -52,9 +51,7 @@ from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
 
 KERNEL = 5  # both convolutions are 5x5, stride 1, no padding
 MIN_IMAGE = 16  # smallest side that survives conv 5 -> pool 2 -> conv 5 -> pool 2
-
-
-PROBE_CHUNK = 64  # examples per chunk of the fused probes' stacked forward pass
+CHUNK = 64  # examples per chunk of forward_backward and of the fused probes
 
 
 class LeNetNoise(NamedTuple):
@@ -65,12 +62,18 @@ class LeNetNoise(NamedTuple):
 
 
 class LeNetCache(NamedTuple):
-    """Forward cache of :meth:`LeNet.forward_backward` that a probe on the same batch reuses."""
+    """Forward cache of :meth:`LeNet.forward_backward` that a probe on the same batch reuses,
+    one entry per chunk of ``CHUNK`` examples."""
 
     X: object  # the X argument, as passed (identity check)
     w: np.ndarray  # copy of w
-    cols1: np.ndarray  # (C*5*5, N*OH1*OW1), the im2col of X
-    z1: np.ndarray  # (N, 6, OH1, OW1), conv1 pre-activation at w
+    n: int  # number of examples
+    cols1: tuple  # per chunk of n_s examples: (C*5*5, n_s*OH1*OW1), the im2col of X[s]
+
+
+def chunk_noise(noise: LeNetNoise | None, s: slice) -> LeNetNoise | None:
+    """The masks of the examples ``s`` of a batch (views)."""
+    return None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
 
 
 class LeNet(Model):
@@ -214,16 +217,6 @@ class LeNet(Model):
         y = check_labels(y, X.shape[0], self.n_classes)
         return w, X, y, self._check_noise(noise, X.shape[0])
 
-    def _probe_params(self, w, d, c) -> dict[str, np.ndarray]:
-        """Parameters at the probe points ``w - c[k] * d``: {name: (P, *shape)}, each C-contiguous
-        (NumPy's stacked matmul calls BLAS only on contiguous stacks; a strided one is ~3x slower).
-        """
-        W, D = self.unflatten(w), self.unflatten(d)
-        return {
-            name: W[name] - c.reshape(-1, *[1] * W[name].ndim) * D[name]  # (P, *shape)
-            for name in W
-        }
-
     # -- the network -----------------------------------------------------------------------
     def _conv1(self, p, X):
         """conv1 from scratch: X (N,C,H,W) -> Z1 (N,6,OH1,OW1), with its cache."""
@@ -254,20 +247,26 @@ class LeNet(Model):
         return logits, c
 
     def _backward(self, dlogits, c, conv1_cache: ConvCache, g: dict) -> None:
-        """Backward pass of one parameter point; writes into the gradient views ``g``."""
-        dh, g["fc3.weight"][...], g["fc3.bias"][...] = dense_backward(dlogits, c["fc3"])
+        """Backward pass of one parameter point; adds its gradient onto the views ``g``."""
+
+        def add(name, dW, db):
+            g[f"{name}.weight"] += dW
+            g[f"{name}.bias"] += db
+
+        dh, *d = dense_backward(dlogits, c["fc3"])
+        add("fc3", *d)
         for layer in ("fc2", "fc1"):
             if f"drop_{layer}" in c:
                 dh = dropout_backward(dh, c[f"drop_{layer}"])
             dh = relu_backward(dh, c[f"relu_{layer}"])
-            dh, g[f"{layer}.weight"][...], g[f"{layer}.bias"][...] = dense_backward(dh, c[layer])
+            dh, *d = dense_backward(dh, c[layer])
+            add(layer, *d)
         dh2 = dh.reshape(c["h2_shape"])  # (N, 16*S*S) -> (N, 16, S, S)
         dz2 = max_pool_backward(relu_backward(dh2, c["relu2"]), c["pool2"])
-        dh1, g["conv2.weight"][...], g["conv2.bias"][...] = conv_backward(dz2, c["conv2"])
+        dh1, *d = conv_backward(dz2, c["conv2"])
+        add("conv2", *d)
         dz1 = max_pool_backward(relu_backward(dh1, c["relu1"]), c["pool1"])
-        _, g["conv1.weight"][...], g["conv1.bias"][...] = conv_backward(
-            dz1, conv1_cache, compute_dx=False
-        )
+        add("conv1", *conv_backward(dz1, conv1_cache, compute_dx=False)[1:])
 
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
         p = self.unflatten(w)
@@ -279,41 +278,44 @@ class LeNet(Model):
         step = max(1, self.eval_batch_size if size is None else size)
         return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
+    def _mean(self, per_example: np.ndarray) -> float:
+        """The batch mean exactly as :meth:`loss` sums it (chunks of ``eval_batch_size``)."""
+        total = sum(float(np.sum(per_example[s])) for s in self._chunks(per_example.shape[0]))
+        return total / per_example.shape[0]
+
     # -- the model interface ---------------------------------------------------------------
     def loss(self, w, X, y, *, noise=None) -> float:
         """Mean cross-entropy on the batch (dropout with ``noise``, evaluation mode without)."""
         w, X, y, noise = self._inputs(w, X, y, noise)
-        total = 0.0
+        per_example = np.empty(X.shape[0], dtype=w.dtype)
         for s in self._chunks(X.shape[0]):
-            chunk_noise = None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
-            total += float(np.sum(self._per_example_losses(w, X[s], y[s], chunk_noise)))
-        return total / X.shape[0]
+            per_example[s] = self._per_example_losses(w, X[s], y[s], chunk_noise(noise, s))
+        return self._mean(per_example)
 
     def forward_backward(self, w, X, y, *, noise=None):
-        """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes."""
+        """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes.
+
+        Runs on chunks of ``CHUNK`` examples (module docstring) and adds up their gradients.
+        """
         X_arg = X
         w, X, y, noise = self._inputs(w, X, y, noise)
+        n = X.shape[0]
         p = self.unflatten(w)
-        z1, conv1_cache = self._conv1(p, X)
-        logits, c = self._tail(z1, p, noise)
-        loss, ce_cache = softmax_cross_entropy_forward(logits, y)
+        grad = np.zeros_like(w)
+        g = self.unflatten(grad)
+        per_example = np.empty(n, dtype=w.dtype)
+        cols1 = []
+        for s in self._chunks(n, CHUNK):
+            z1_s, conv1_cache = self._conv1(p, X[s])
+            logits, c = self._tail(z1_s, p, chunk_noise(noise, s))
+            per_example[s], ce_cache = softmax_cross_entropy_per_example_forward(logits, y[s])
+            dlogits = softmax_cross_entropy_backward(1.0, ce_cache, n)  # of the mean over n
+            self._backward(dlogits, c, conv1_cache, g)
+            cols1.append(conv1_cache.cols)
+        loss = self._mean(per_example)
         if not np.isfinite(loss):
             raise_if_inputs_not_finite(w, X)
-        grad = np.empty_like(w)
-        self._backward(
-            softmax_cross_entropy_backward(1.0, ce_cache), c, conv1_cache, self.unflatten(grad)
-        )
-        return loss, grad, LeNetCache(X_arg, w.copy(), conv1_cache.cols, z1)
-
-    def _cache_matches(self, cache, w, X_arg, X) -> bool:
-        if not isinstance(cache, LeNetCache):
-            raise ValueError(f"cache must be a LeNetCache from forward_backward, got {type(cache)}")
-        if cache.w.dtype != w.dtype or cache.z1.shape[0] != X.shape[0]:
-            raise ValueError("cache was computed for another dtype or batch size")
-        same_x = cache.X is X_arg or np.array_equal(np.asarray(cache.X), X_arg)
-        if not (same_x and np.array_equal(cache.w, w)):
-            raise ValueError("cache was computed at another w or on another batch X")
-        return True
+        return loss, grad, LeNetCache(X_arg, w.copy(), n, tuple(cols1))
 
     def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
         """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see the module docstring.
@@ -335,31 +337,13 @@ class LeNet(Model):
         etas = np.asarray(etas, dtype=np.float64)
         if etas.ndim != 1 or not np.all(np.isfinite(etas)):
             raise ValueError(f"etas must be a 1-D array of finite numbers, got {etas!r}")
-        n_probes = etas.shape[0]
-        if n_probes == 0:
+        if etas.shape[0] == 0:
             return np.empty(0)
-        c = etas.astype(w.dtype)  # (P,), as the plain probe's w.dtype.type(eta)
-        p = self._probe_params(w, d, c)
-        D = self.unflatten(d)
-        n, (oh, ow) = X.shape[0], self.conv1_size
-        if cache is not None and self._cache_matches(cache, w, X_arg, X):
-            cols1, z1 = cache.cols1, cache.z1
-            zd1 = conv_from_cols(cols1, D["conv1.weight"], D["conv1.bias"], n, oh, ow)
-        else:
-            cols1 = im2col(X, KERNEL, KERNEL)  # (N, C, H, W) -> (C*25, N*OH1*OW1)
-            Wb = np.stack([self.unflatten(w)["conv1.weight"], D["conv1.weight"]])  # (2,6,C,5,5)
-            bb = np.stack([self.unflatten(w)["conv1.bias"], D["conv1.bias"]])  # (2, 6)
-            z1, zd1 = conv_from_cols(cols1, Wb, bb, n, oh, ow)  # 2 x (N, 6, OH1, OW1)
-        # The rest runs on chunks of examples (their losses are independent) so that the P-fold
-        # stacked arrays stay small: fewer page faults at large batches, the same sums.
-        total = np.zeros(n_probes, dtype=w.dtype)
-        for s in self._chunks(n, PROBE_CHUNK):
-            # (P,1,1,1,1) * (n,6,OH1,OW1) -> (P, n, 6, OH1, OW1): conv1 at the P probe points
-            z1_probe = z1[s] - c[:, None, None, None, None] * zd1[s]
-            chunk_noise = None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
-            logits, _ = self._tail(z1_probe, p, chunk_noise)  # (P, n, n_classes)
-            total += cross_entropy_per_example(logits, y[s])[0].sum(axis=1)  # (P, n) -> (P,)
-        return (total / n).astype(np.float64)  # mean in w's dtype, like loss()
+        from .lenet_probe import check_cache, fused_line_losses  # that module builds on this one
+
+        if cache is not None:
+            check_cache(cache, w, X_arg, X)
+        return fused_line_losses(self, w, d, etas, X, y, noise, cache)
 
     def predict(self, w, X) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (no dropout)."""

@@ -10,6 +10,7 @@ from .losses import (
     cross_entropy_per_example,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
+    softmax_cross_entropy_per_example_forward,
 )
 from .pool import max_pool_backward, max_pool_forward
 
@@ -32,4 +33,5 @@ __all__ = [
     "relu_forward",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
+    "softmax_cross_entropy_per_example_forward",
 ]

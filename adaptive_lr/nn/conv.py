@@ -30,7 +30,7 @@ class ConvCache(NamedTuple):
 COL_BLOCK = 2048
 
 
-def _wide_matmul(a, b):
+def wide_matmul(a, b):
     """``a @ b`` for a (M, K) and b (K, L) with large L, computed in column blocks of ``b``."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     for s in range(0, b.shape[1], COL_BLOCK):
@@ -86,7 +86,7 @@ def conv_from_cols(cols, W, b, n: int, oh: int, ow: int) -> np.ndarray:
     f = W.shape[-4]
     w_mat = W.reshape(*W.shape[:-3], -1)  # (..., F, C, KH, KW) -> (..., F, C*KH*KW)
     if w_mat.ndim == 2 and cols.ndim == 2:
-        out = _wide_matmul(w_mat, cols)  # (F, K) @ (K, N*OH*OW) -> (F, N*OH*OW)
+        out = wide_matmul(w_mat, cols)  # (F, K) @ (K, N*OH*OW) -> (F, N*OH*OW)
     else:
         out = w_mat @ cols  # (..., F, K) @ (..., K, N*OH*OW) -> (..., F, N*OH*OW)
     out += b[..., None]  # (..., F) -> (..., F, 1)

@@ -57,21 +57,42 @@ def softmax_cross_entropy_forward(logits, y):
     return float(losses.mean()), SoftmaxCache(probs, y)
 
 
-def softmax_cross_entropy_backward(dloss, cache: SoftmaxCache):
+def softmax_cross_entropy_per_example_forward(logits, y):
+    """Per-example softmax cross-entropy and the cache of its backward pass.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+    y : int ndarray, shape (N,)
+
+    Returns
+    -------
+    losses : ndarray, shape (N,), dtype of ``logits``; their mean is
+        :func:`softmax_cross_entropy_forward`'s loss.
+    cache : SoftmaxCache
+    """
+    losses, _, exp_shifted, sum_exp = cross_entropy_per_example(logits, y)
+    return losses, SoftmaxCache(exp_shifted / sum_exp, y)  # (N, K) / (N, 1)
+
+
+def softmax_cross_entropy_backward(dloss, cache: SoftmaxCache, n: int | None = None):
     """Gradient with respect to the logits.
 
     Parameters
     ----------
     dloss : float, upstream gradient of the scalar loss (1.0 for the loss itself).
+    n : int or None
+        The number of examples the loss averages over; ``None`` is the ``N`` of this cache. A
+        larger ``n`` differentiates a mean over a batch of which these ``N`` rows are one chunk.
 
     Returns
     -------
-    dlogits : ndarray, shape (N, K), ``dloss * (probs - onehot(y)) / N``.
+    dlogits : ndarray, shape (N, K), ``dloss * (probs - onehot(y)) / n``.
     """
     probs, y = cache
-    n = y.shape[0]
+    n = y.shape[0] if n is None else n
     dlogits = probs.copy()  # never modify the cache
-    dlogits[np.arange(n), y] -= 1
+    dlogits[np.arange(y.shape[0]), y] -= 1
     dlogits *= dloss / n  # Python float: no upcast
     return dlogits
 

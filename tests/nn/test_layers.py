@@ -28,6 +28,7 @@ from adaptive_lr.nn.losses import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
     softmax_cross_entropy_naive,
+    softmax_cross_entropy_per_example_forward,
 )
 from adaptive_lr.nn.pool import (
     max_pool_backward,
@@ -143,6 +144,20 @@ def test_softmax_cross_entropy(n, k, seed):
     # smooth: truncation h^2/6 |f'''| ~ 1e-13, rounding ~ 1e-16 |f| / h ~ 1e-10
     num = numerical_grad(lambda v: softmax_cross_entropy_forward(v, y)[0], logits, np.array(dloss))
     assert_close(dlogits, num)
+
+
+def test_softmax_cross_entropy_in_chunks_is_the_mean_over_the_whole_batch():
+    """Per-example losses of two chunks, and their gradients of the mean over all rows (n=7),
+    are those of the whole batch: the same sums in another grouping, so 1e-15 relative."""
+    rng = np.random.default_rng(5)
+    logits, y = rng.standard_normal((7, 4)) * 3, rng.integers(0, 4, 7)
+    loss, cache = softmax_cross_entropy_forward(logits, y)
+    parts = [softmax_cross_entropy_per_example_forward(logits[s], y[s]) for s in (slice(0, 3),
+             slice(3, 7))]  # fmt: skip
+    losses = np.concatenate([part[0] for part in parts])  # 2 x (n_s,) -> (7,)
+    assert np.isclose(losses.mean(), loss, rtol=1e-15, atol=0)
+    dlogits = np.concatenate([softmax_cross_entropy_backward(0.5, part[1], 7) for part in parts])
+    np.testing.assert_allclose(dlogits, softmax_cross_entropy_backward(0.5, cache), rtol=1e-15)
 
 
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
