@@ -13,17 +13,23 @@ For each batch size and dtype it prints the median wall-clock time (ms) of
   ``torch`` happens to be importable (it is not a dependency of this package).
 
 The methods are timed round-robin (one step of each, repeated) after a warm-up, so that a noisy
-shared machine slows all of them alike; the figures are medians. Threads: OpenBLAS and PyTorch use
-their defaults; set ``OPENBLAS_NUM_THREADS=1`` (PyTorch then gets 1 thread too) to compare on one
-core. Peak memory of one adaptive step at the largest batch is measured with ``tracemalloc``
-(NumPy reports its buffers to it) and printed with the process's maximum resident set size.
+shared machine slows all of them alike; the figures are medians. PyTorch runs in a child process
+and takes its turn in blocks of steps: in one process, its OpenMP threads and OpenBLAS's threads
+spin-wait against each other on two cores and slow both several-fold. Threads: OpenBLAS and
+PyTorch use their defaults; set ``OPENBLAS_NUM_THREADS=1`` (PyTorch then gets 1 thread too) to
+compare on one core. Peak memory of one adaptive step at the largest batch is measured with
+``tracemalloc`` (NumPy reports its buffers to it) and printed with the process's maximum resident
+set size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -63,6 +69,7 @@ def numpy_steps(model, w, X, y, rng):
 
 
 def torch_step(X, y, dtype_name):
+    """One PyTorch training step of the same LeNet as a function, or None without torch."""
     try:
         import torch
         import torch.nn.functional as F
@@ -97,17 +104,57 @@ def torch_step(X, y, dtype_name):
     return step
 
 
-def time_round_robin(fns: dict, steps: int, warmup: int = 5) -> dict:
+def torch_worker(n: int, dtype_name: str) -> None:
+    """Child process: for each line ``k`` on stdin, time ``k`` PyTorch steps, print the times."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 3, 32, 32)).astype(dtype_name)
+    step = torch_step(X, rng.integers(0, 10, n), dtype_name)
+    print(json.dumps(step is not None), flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        print(json.dumps(times), flush=True)
+
+
+class TorchChild:
+    """A :func:`torch_worker` process; ``run(k)`` returns the times of ``k`` steps (s)."""
+
+    def __init__(self, n: int, dtype_name: str):
+        cmd = [sys.executable, __file__, "--torch-worker", str(n), dtype_name]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ok = json.loads(self.proc.stdout.readline() or "false")
+
+    def run(self, k: int) -> list:
+        self.proc.stdin.write(f"{k}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def time_round_robin(fns: dict, steps: int, warmup: int = 5, torch=None, block: int = 5) -> dict:
+    """Median ms per step of each function, one step of each in turn (and ``block`` steps of the
+    :class:`TorchChild` ``torch`` after every ``block`` rounds)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in fns}
-    for _ in range(steps):
+    if torch is not None:
+        torch.run(warmup)
+        times["torch"] = []
+    for i in range(steps):
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+        if torch is not None and (i + 1) % block == 0:
+            times["torch"] += torch.run(block)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items() if t}
 
 
 def peak_memory_mb(fn) -> float:
@@ -119,6 +166,8 @@ def peak_memory_mb(fn) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--torch-worker"]:
+        return torch_worker(int(sys.argv[2]), sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=60, help="timed steps per method (batch 32)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
@@ -127,6 +176,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     model = LeNet()
     print(f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    print(f"load average {os.getloadavg()[0]:.2f} at start")
     header = (
         f"{'batch':>5} {'dtype':>7} | {'basic':>7} {'adaptive':>8} {'plain':>7} {'forward':>7}"
         f" {'torch':>7} | {'adapt/basic':>11} {'plain/basic':>11} {'basic/torch':>11}"
@@ -140,10 +190,9 @@ def main() -> None:
             X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
             y = rng.integers(0, 10, n)
             fns = numpy_steps(model, w, X, y, rng)
-            torch_fn = torch_step(X, y, dtype_name)
-            if torch_fn is not None:
-                fns["torch"] = torch_fn
-            t = time_round_robin(fns, steps)
+            child = TorchChild(n, dtype_name)
+            t = time_round_robin(fns, steps, torch=child if child.ok else None)
+            child.close()
             t_torch = t.get("torch", float("nan"))
             print(
                 f"{n:>5} {dtype_name:>7} | {t['basic']:7.2f} {t['adaptive']:8.2f} {t['plain']:7.2f}"
@@ -163,6 +212,7 @@ def main() -> None:
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max resident set size of this process: {rss:.0f} MiB")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":
