@@ -1,6 +1,7 @@
 """Time one LeNet training step in NumPy: basic SGD and the second-order step with fused probes.
 
     python benchmarks/bench_lenet.py [--steps 60] [--batches 32 256] [--dtypes float32 float64]
+                                     [--threads 1] [--torch-threads 0]
 
 For each batch size and dtype it prints the median wall-clock time (ms) of
 
@@ -16,10 +17,11 @@ The methods are timed round-robin (one step of each, repeated) after a warm-up, 
 shared machine slows all of them alike; the figures are medians. PyTorch runs in a child process
 and takes its turn in blocks of steps: in one process, its OpenMP threads and OpenBLAS's threads
 spin-wait against each other on two cores and slow both several-fold. Threads: OpenBLAS and
-PyTorch use their defaults; set ``OPENBLAS_NUM_THREADS=1`` (PyTorch then gets 1 thread too) to
-compare on one core. Peak memory of one adaptive step at the largest batch is measured with
-``tracemalloc`` (NumPy reports its buffers to it) and printed with the process's maximum resident
-set size.
+PyTorch use their defaults (one per core) unless ``OPENBLAS_NUM_THREADS`` and ``--torch-threads``
+say otherwise; ``--threads 2`` runs LeNet's chunks of examples on 2 threads (``LeNet(threads=2)``),
+meant for ``OPENBLAS_NUM_THREADS=1``. Peak memory of one adaptive step at the largest batch is
+measured with ``tracemalloc`` (NumPy reports its buffers to it) and printed with the process's
+maximum resident set size.
 """
 
 from __future__ import annotations
@@ -68,15 +70,16 @@ def numpy_steps(model, w, X, y, rng):
     return {"basic": basic, "adaptive": adaptive, "plain": plain, "forward": forward}
 
 
-def torch_step(X, y, dtype_name):
-    """One PyTorch training step of the same LeNet as a function, or None without torch."""
+def torch_step(X, y, dtype_name, threads: int = 0):
+    """One PyTorch training step of the same LeNet as a function, or None without torch.
+    ``threads`` > 0 sets PyTorch's thread count; 0 keeps its default."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         return None
-    if "OPENBLAS_NUM_THREADS" in os.environ:
-        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    if threads > 0:
+        torch.set_num_threads(threads)
     tdtype = getattr(torch, dtype_name)
 
     class Net(torch.nn.Module):
@@ -104,11 +107,11 @@ def torch_step(X, y, dtype_name):
     return step
 
 
-def torch_worker(n: int, dtype_name: str) -> None:
+def torch_worker(n: int, dtype_name: str, threads: int) -> None:
     """Child process: for each line ``k`` on stdin, time ``k`` PyTorch steps, print the times."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, 3, 32, 32)).astype(dtype_name)
-    step = torch_step(X, rng.integers(0, 10, n), dtype_name)
+    step = torch_step(X, rng.integers(0, 10, n), dtype_name, threads)
     print(json.dumps(step is not None), flush=True)
     for line in sys.stdin:
         times = []
@@ -122,8 +125,8 @@ def torch_worker(n: int, dtype_name: str) -> None:
 class TorchChild:
     """A :func:`torch_worker` process; ``run(k)`` returns the times of ``k`` steps (s)."""
 
-    def __init__(self, n: int, dtype_name: str):
-        cmd = [sys.executable, __file__, "--torch-worker", str(n), dtype_name]
+    def __init__(self, n: int, dtype_name: str, threads: int):
+        cmd = [sys.executable, __file__, "--torch-worker", str(n), dtype_name, str(threads)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ok = json.loads(self.proc.stdout.readline() or "false")
 
@@ -167,15 +170,20 @@ def peak_memory_mb(fn) -> float:
 
 def main() -> None:
     if sys.argv[1:2] == ["--torch-worker"]:
-        return torch_worker(int(sys.argv[2]), sys.argv[3])
+        return torch_worker(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=60, help="timed steps per method (batch 32)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=1, help="LeNet(threads=...)")
+    parser.add_argument("--torch-threads", type=int, default=0, help="0: PyTorch's default")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    model = LeNet()
-    print(f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    model = LeNet(threads=args.threads)
+    print(
+        f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')},"
+        f" LeNet threads={args.threads}, torch threads={args.torch_threads or 'default'}"
+    )
     print(f"load average {os.getloadavg()[0]:.2f} at start")
     header = (
         f"{'batch':>5} {'dtype':>7} | {'basic':>7} {'adaptive':>8} {'plain':>7} {'forward':>7}"
@@ -190,7 +198,7 @@ def main() -> None:
             X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
             y = rng.integers(0, 10, n)
             fns = numpy_steps(model, w, X, y, rng)
-            child = TorchChild(n, dtype_name)
+            child = TorchChild(n, dtype_name, args.torch_threads)
             t = time_round_robin(fns, steps, torch=child if child.ok else None)
             child.close()
             t_torch = t.get("torch", float("nan"))

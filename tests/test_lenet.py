@@ -272,3 +272,23 @@ def test_gradient_in_example_chunks_is_the_gradient_of_the_whole_batch():
     whole = (64 * parts[0][1] + 6 * parts[1][1]) / 70
     assert np.linalg.norm(grad - whole) <= 1e-12 * np.linalg.norm(whole)
     np.testing.assert_allclose(loss, (64 * parts[0][0] + 6 * parts[1][0]) / 70, rtol=1e-12)
+
+
+def test_threads_change_nothing_but_the_speed():
+    """Chunks run on worker threads, their gradients and probe sums added in chunk order: the
+    results are bit for bit those of one thread."""
+    one, two = (LeNet(in_channels=1, n_classes=3, image_size=16, threads=k) for k in (1, 2))
+    rng = np.random.default_rng(13)
+    w = one.init_params(rng)
+    X, y = batch(one, 150)
+    noise = one.sample_noise(rng, 150)
+    loss, grad, cache = one.forward_backward(w, X, y, noise=noise)
+    loss2, grad2, cache2 = two.forward_backward(w, X, y, noise=noise)
+    assert loss == loss2 and np.array_equal(grad, grad2)
+    etas = [0.0, 0.1]
+    np.testing.assert_array_equal(
+        one.line_losses(w, grad, etas, X, y, noise=noise, cache=cache),
+        two.line_losses(w, grad, etas, X, y, noise=noise, cache=cache2),
+    )
+    with pytest.raises(ValueError, match="threads"):
+        LeNet(threads=0)

@@ -18,10 +18,9 @@ Implementation notes (each one is exact, not an approximation):
   test time (DESIGN.md).
 * Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4) reuse the im2col of ``X`` and run
   each layer once on all probes stacked: :mod:`adaptive_lr.models.lenet_probe`.
-* :meth:`LeNet.forward_backward` runs forward and backward on chunks of ``CHUNK`` examples and
-  sums their gradients: the loss is a sum over examples, so this is the same gradient, rounded
-  differently. Every temporary then stays small enough for the allocator to reuse its memory
-  (larger arrays are mapped afresh and page-faulted on every step) and mostly in cache.
+* :meth:`LeNet.forward_backward` runs on chunks of ``CHUNK`` examples and sums their gradients
+  (the same gradient, rounded differently), so that temporaries stay small and are not
+  page-faulted afresh on every step (:mod:`adaptive_lr.nn.chunks`).
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from ..nn import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_per_example_forward,
 )
+from ..nn.chunks import example_chunks, map_chunks
 from ..nn.conv import ConvCache, conv_forward
 from ..params import make_layout
 from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
@@ -92,6 +92,12 @@ class LeNet(Model):
     eval_batch_size : int
         :meth:`loss` and :meth:`predict` process large inputs in chunks of this many images to bound
         memory (the im2col of conv1 holds 75*784 numbers per 32x32 RGB image).
+    threads : int
+        Worker threads for the chunks of ``CHUNK`` examples of :meth:`forward_backward` and
+        :meth:`line_losses` (default 1: none). NumPy releases the GIL in its loops, so 2 threads
+        use 2 cores for the element-wise work too, which BLAS threads never do; run with
+        ``OPENBLAS_NUM_THREADS=1`` then, else the two kinds of threads compete for the cores.
+        The results do not depend on it: chunk gradients are added in chunk order.
 
     Notes
     -----
@@ -108,6 +114,7 @@ class LeNet(Model):
         image_size: int | tuple[int, int] = 32,
         dropout: float = 0.5,
         eval_batch_size: int = 256,
+        threads: int = 1,
     ):
         h, w = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
         self.in_channels, self.n_classes = int(in_channels), int(n_classes)
@@ -125,6 +132,9 @@ class LeNet(Model):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.dropout = float(dropout)
         self.eval_batch_size = int(eval_batch_size)
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.threads = int(threads)
         # spatial sizes: conv1 output, then after pool, conv2 and pool
         self.conv1_size = (h - KERNEL + 1, w - KERNEL + 1)
         s2 = ((h - KERNEL + 1) // 2 - KERNEL + 1) // 2, ((w - KERNEL + 1) // 2 - KERNEL + 1) // 2
@@ -235,8 +245,7 @@ class LeNet(Model):
         z2, c["conv2"] = conv_forward(h1, p["conv2.weight"], p["conv2.bias"])
         a2, c["pool2"] = max_pool_forward(z2)
         h2, c["relu2"] = relu_forward(a2)  # (..., N, 16, S, S)
-        flat = h2.reshape(*h2.shape[:-3], -1)  # (..., N, 16, S, S) -> (..., N, 16*S*S)
-        h = flat
+        h = h2.reshape(*h2.shape[:-3], -1)  # (..., N, 16, S, S) -> (..., N, 16*S*S)
         for i, layer in enumerate(("fc1", "fc2")):
             z, c[layer] = dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])
             h, c[f"relu_{layer}"] = relu_forward(z)
@@ -270,13 +279,11 @@ class LeNet(Model):
 
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
         p = self.unflatten(w)
-        z1, _ = self._conv1(p, X)
-        logits, _ = self._tail(z1, p, noise)
+        logits, _ = self._tail(self._conv1(p, X)[0], p, noise)
         return cross_entropy_per_example(logits, y)[0]  # (N,)
 
     def _chunks(self, n: int, size: int | None = None):
-        step = max(1, self.eval_batch_size if size is None else size)
-        return [slice(a, min(a + step, n)) for a in range(0, n, step)]
+        return example_chunks(n, self.eval_batch_size if size is None else size)
 
     def _mean(self, per_example: np.ndarray) -> float:
         """The batch mean exactly as :meth:`loss` sums it (chunks of ``eval_batch_size``)."""
@@ -295,55 +302,45 @@ class LeNet(Model):
     def forward_backward(self, w, X, y, *, noise=None):
         """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes.
 
-        Runs on chunks of ``CHUNK`` examples (module docstring) and adds up their gradients.
+        Runs on chunks of ``CHUNK`` examples (module docstring), on ``threads`` threads, and adds
+        up their gradients in chunk order.
         """
         X_arg = X
         w, X, y, noise = self._inputs(w, X, y, noise)
         n = X.shape[0]
         p = self.unflatten(w)
-        grad = np.zeros_like(w)
-        g = self.unflatten(grad)
-        per_example = np.empty(n, dtype=w.dtype)
-        cols1 = []
-        for s in self._chunks(n, CHUNK):
+
+        def chunk(s):
+            grad_s = np.zeros_like(w)
             z1_s, conv1_cache = self._conv1(p, X[s])
             logits, c = self._tail(z1_s, p, chunk_noise(noise, s))
-            per_example[s], ce_cache = softmax_cross_entropy_per_example_forward(logits, y[s])
+            losses, ce_cache = softmax_cross_entropy_per_example_forward(logits, y[s])
             dlogits = softmax_cross_entropy_backward(1.0, ce_cache, n)  # of the mean over n
-            self._backward(dlogits, c, conv1_cache, g)
-            cols1.append(conv1_cache.cols)
-        loss = self._mean(per_example)
+            self._backward(dlogits, c, conv1_cache, self.unflatten(grad_s))
+            return losses, grad_s, conv1_cache.cols
+
+        parts = map_chunks(chunk, self._chunks(n, CHUNK), self.threads)
+        grad = parts[0][1]
+        for part in parts[1:]:
+            grad += part[1]
+        loss = self._mean(np.concatenate([part[0] for part in parts]))  # (N,)
         if not np.isfinite(loss):
             raise_if_inputs_not_finite(w, X)
-        return loss, grad, LeNetCache(X_arg, w.copy(), n, tuple(cols1))
+        return loss, grad, LeNetCache(X_arg, w.copy(), n, tuple(part[2] for part in parts))
 
     def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
-        """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see the module docstring.
+        """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see :mod:`.lenet_probe`.
 
-        Parameters
-        ----------
-        w, d : ndarray, shape (n_params,), same dtype.
-        etas : array_like, shape (P,)
-        X : (N, C, H, W); y : (N,); noise : the step's :class:`LeNetNoise` or None.
-        cache : LeNetCache from ``forward_backward(w, X, y)`` on this batch, or None.
-
-        Returns
-        -------
-        losses : float64 ndarray, shape (P,), computed in the dtype of ``w``.
+        ``w, d`` (n_params,) of one dtype, ``etas`` (P,), ``X`` (N, C, H, W), ``y`` (N,), ``noise``
+        the step's :class:`LeNetNoise` or None, ``cache`` a :class:`LeNetCache` from
+        ``forward_backward(w, X, y)`` on this batch or None. Returns float64 losses (P,),
+        computed in the dtype of ``w``.
         """
-        X_arg = X
-        w, X, y, noise = self._inputs(w, X, y, noise)
-        d = self._check_direction(w, d)
-        etas = np.asarray(etas, dtype=np.float64)
-        if etas.ndim != 1 or not np.all(np.isfinite(etas)):
-            raise ValueError(f"etas must be a 1-D array of finite numbers, got {etas!r}")
-        if etas.shape[0] == 0:
-            return np.empty(0)
-        from .lenet_probe import check_cache, fused_line_losses  # that module builds on this one
+        from .lenet_probe import fused_line_losses  # that module builds on this one
 
-        if cache is not None:
-            check_cache(cache, w, X_arg, X)
-        return fused_line_losses(self, w, d, etas, X, y, noise, cache)
+        w_checked, X_checked, y, noise = self._inputs(w, X, y, noise)
+        d = self._check_direction(w_checked, d)
+        return fused_line_losses(self, w_checked, d, etas, X_checked, y, noise, cache, X)
 
     def predict(self, w, X) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (no dropout)."""

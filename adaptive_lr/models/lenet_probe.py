@@ -23,6 +23,7 @@ from ..nn import (
     max_pool_forward,
     relu_forward,
 )
+from ..nn.chunks import map_chunks
 from ..nn.conv import wide_matmul
 from .lenet import CHUNK, KERNEL, LeNet, LeNetCache, LeNetNoise, chunk_noise
 
@@ -85,19 +86,29 @@ def _tail_losses(model: LeNet, z1, p, noise: LeNetNoise | None, y) -> np.ndarray
 
 
 def fused_line_losses(
-    model: LeNet, w, d, etas, X, y, noise: LeNetNoise | None, cache: LeNetCache | None
+    model: LeNet, w, d, etas, X, y, noise: LeNetNoise | None, cache: LeNetCache | None, X_arg
 ) -> np.ndarray:
-    """``[L(w - eta*d) for eta in etas]`` on checked inputs; see :meth:`LeNet.line_losses`.
+    """``[L(w - eta*d) for eta in etas]``; see :meth:`LeNet.line_losses`.
 
-    Returns
-    -------
-    losses : float64 ndarray, shape (P,), computed in the dtype of ``w``.
+    ``w, d, X, y, noise`` are checked and converted; ``X_arg`` is the ``X`` the caller passed
+    (the cache remembers it). Returns a float64 array (P,), computed in the dtype of ``w``.
     """
+    etas = np.asarray(etas, dtype=np.float64)
+    if etas.ndim != 1 or not np.all(np.isfinite(etas)):
+        raise ValueError(f"etas must be a 1-D array of finite numbers, got {etas!r}")
+    if etas.shape[0] == 0:
+        return np.empty(0)
+    if cache is not None:
+        check_cache(cache, w, X_arg, X)
     c = etas.astype(w.dtype)  # (P,), as the plain probe's w.dtype.type(eta)
     p = probe_params(model, w, d, c)
     n = X.shape[0]
-    total = np.zeros(c.shape[0], dtype=w.dtype)
-    for s in model._chunks(n, CHUNK):
+
+    def chunk(s):
         z1 = _conv1_probes(model, p, X, s, cache)
-        total += _tail_losses(model, z1, p, chunk_noise(noise, s), y[s]).sum(axis=1)  # (P,)
+        return _tail_losses(model, z1, p, chunk_noise(noise, s), y[s]).sum(axis=1)  # (P,)
+
+    total = np.zeros(c.shape[0], dtype=w.dtype)
+    for part in map_chunks(chunk, model._chunks(n, CHUNK), model.threads):
+        total += part  # in chunk order, whatever the number of threads
     return (total / n).astype(np.float64)  # mean in w's dtype, like loss()

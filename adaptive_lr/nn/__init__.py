@@ -2,6 +2,7 @@
 ``backward(dout, cache) -> grads`` pair with a naive loop reference next to it (cs231n style)."""
 
 from .activations import relu_backward, relu_forward
+from .chunks import example_chunks, map_chunks
 from .conv import conv_backward, conv_forward, conv_from_cols
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_forward, dropout_mask
@@ -26,7 +27,9 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "dropout_mask",
+    "example_chunks",
     "im2col",
+    "map_chunks",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",
