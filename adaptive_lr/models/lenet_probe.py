@@ -17,7 +17,6 @@ import numpy as np
 
 from ..nn import (
     cross_entropy_per_example,
-    dense_forward,
     dropout_forward,
     im2col,
     max_pool_forward,
@@ -25,6 +24,7 @@ from ..nn import (
 )
 from ..nn.chunks import map_chunks
 from ..nn.conv import wide_matmul
+from ..nn.im2col import im2col_batch_last
 from .lenet import CHUNK, KERNEL, LeNet, LeNetCache, LeNetNoise, chunk_noise
 
 
@@ -65,24 +65,35 @@ def _conv1_probes(model: LeNet, p, X, s, cache: LeNetCache | None) -> np.ndarray
 
 
 def _tail_losses(model: LeNet, z1, p, noise: LeNetNoise | None, y) -> np.ndarray:
-    """Per-example losses (P, n) from conv1's pre-activations z1 (P, 6, n, OH1, OW1), kept
-    channel-major so that pooling and conv2's im2col read contiguous memory."""
+    """Per-example losses (P, n) from conv1's pre-activations z1 (P, 6, n, OH1, OW1).
+
+    After the first pooling the activations are kept batch-last, ``(P, C, H, W, n)``: conv2's
+    im2col then copies runs of ``OW2*n`` numbers (not ``OW2``), pooling compares runs of ``n``,
+    and the flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers
+    multiply from the left (``W @ h``).
+    """
     n_probes, _, n = z1.shape[:3]
-    h1 = relu_forward(max_pool_forward(z1)[0])[0]  # (P, 6, n, OH1/2, OW1/2); they commute
-    oh2, ow2 = h1.shape[-2] - KERNEL + 1, h1.shape[-1] - KERNEL + 1
-    cols2 = im2col(h1.swapaxes(1, 2), KERNEL, KERNEL)  # (P, n, 6, H, W) -> (P, 150, n*OH2*OW2)
+    a1 = max_pool_forward(z1)[0].transpose(0, 1, 3, 4, 2)  # (P,6,n,H,W) -> (P,6,H,W,n), a view
+    h1 = np.empty(a1.shape, dtype=a1.dtype)  # C order: batch-last in memory too
+    np.maximum(a1, 0, out=h1)  # ReLU, after the pooling (they commute)
+    oh2, ow2 = h1.shape[2] - KERNEL + 1, h1.shape[3] - KERNEL + 1
+    cols2 = im2col_batch_last(h1, KERNEL, KERNEL)  # (P, 6, H, W, n) -> (P, 150, OH2*OW2*n)
     w2 = p["conv2.weight"].reshape(n_probes, 16, -1)  # (P, 16, 6, 5, 5) -> (P, 16, 150)
-    z2 = w2 @ cols2  # (P, 16, 150) @ (P, 150, n*OH2*OW2) -> (P, 16, n*OH2*OW2)
+    z2 = w2 @ cols2  # (P, 16, 150) @ (P, 150, OH2*OW2*n) -> (P, 16, OH2*OW2*n)
     z2 += p["conv2.bias"][..., None]  # (P, 16) -> (P, 16, 1)
-    z2 = z2.reshape(n_probes, 16, n, oh2, ow2)  # (P, 16, n*OH2*OW2) -> (P, 16, n, OH2, OW2)
-    h2 = relu_forward(max_pool_forward(z2)[0])[0]  # (P, 16, n, S, S)
-    h = h2.swapaxes(1, 2).reshape(n_probes, n, -1)  # (P, 16, n, S, S) -> (P, n, 16*S*S)
+    z2 = z2.reshape(n_probes, 16, oh2, ow2, n)  # (P, 16, OH2*OW2*n) -> (P, 16, OH2, OW2, n)
+    a2 = max_pool_forward(z2.transpose(0, 1, 4, 2, 3))[0]  # pools (OH2, OW2): (P, 16, n, S, S)
+    # a2 is a view of (P, 16, S, S, n) memory: (P, 16, n, S, S) -> (P, 16, S, S, n) -> (P, 400, n)
+    h = relu_forward(a2.transpose(0, 1, 3, 4, 2).reshape(n_probes, -1, n))[0]
     for i, layer in enumerate(("fc1", "fc2")):
-        h = relu_forward(dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])[0])[0]
+        z = p[f"{layer}.weight"] @ h  # (P, D_out, D_in) @ (P, D_in, n) -> (P, D_out, n)
+        z += p[f"{layer}.bias"][..., None]  # (P, D_out) -> (P, D_out, 1)
+        h = relu_forward(z)[0]
         if noise is not None:
-            h = dropout_forward(h, noise[i], model.dropout)[0]
-    logits = dense_forward(h, p["fc3.weight"], p["fc3.bias"])[0]  # (P, n, n_classes)
-    return cross_entropy_per_example(logits, y)[0]  # (P, n)
+            h = dropout_forward(h, noise[i].T, model.dropout)[0]  # keep (n, D) -> (D, n)
+    logits = p["fc3.weight"] @ h  # (P, K, 84) @ (P, 84, n) -> (P, K, n)
+    logits += p["fc3.bias"][..., None]  # (P, K) -> (P, K, 1)
+    return cross_entropy_per_example(logits.swapaxes(1, 2), y)[0]  # (P, n, K) -> (P, n)
 
 
 def fused_line_losses(

@@ -65,6 +65,29 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np
     return win.transpose(perm).reshape(*lead, c * kh * kw, n * oh * ow)  # one copy
 
 
+def im2col_batch_last(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """im2col of batch-last images, stride 1, no padding.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., C, H, W, N)
+
+    Returns
+    -------
+    cols : ndarray, shape (..., C*KH*KW, OH*OW*N), C-contiguous: rows in the order ``(c, kh, kw)``
+        as in :func:`im2col`, columns in the order ``(oh, ow, n)``. Each row is a copy of
+        ``x[..., c, kh:kh+OH, kw:kw+OW, :]`` whose runs of ``OW*N`` numbers are contiguous in both
+        arrays, so the copy is several times faster than the batch-first one.
+    """
+    *lead, c, h, w, n = x.shape
+    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
+    win = sliding_window_view(x, (kh, kw), axis=(-3, -2))  # (..., C, OH, OW, N, KH, KW)
+    k = len(lead)
+    # (..., C, OH, OW, N, KH, KW) -> (..., C, KH, KW, OH, OW, N)
+    perm = (*range(k), k, k + 4, k + 5, k + 1, k + 2, k + 3)
+    return win.transpose(perm).reshape(*lead, c * kh * kw, oh * ow * n)  # one copy
+
+
 def col2im(
     dcols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0
 ) -> np.ndarray:

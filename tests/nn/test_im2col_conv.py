@@ -11,7 +11,14 @@ from adaptive_lr.nn.conv import (
     conv_forward,
     conv_forward_naive,
 )
-from adaptive_lr.nn.im2col import col2im, col2im_naive, conv_output_size, im2col, im2col_naive
+from adaptive_lr.nn.im2col import (
+    col2im,
+    col2im_naive,
+    conv_output_size,
+    im2col,
+    im2col_batch_last,
+    im2col_naive,
+)
 
 from .gradcheck import assert_close, numerical_grad
 
@@ -117,3 +124,18 @@ def test_conv_rejects_bad_shapes_and_mixed_dtypes():
         conv_forward(x.astype(np.float32), np.zeros((4, 3, 3, 3)), b)
     with pytest.raises(ValueError, match="smaller than the kernel"):
         conv_forward(np.zeros((1, 3, 2, 2)), np.zeros((4, 3, 3, 3)), b)
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_im2col_batch_last_is_im2col_with_the_batch_axis_last(n, kh, kw, seed):
+    """Exact: the same numbers, columns reordered from (n, oh, ow) to (oh, ow, n); with a leading
+    stack axis as in the fused probes."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, n, 3, kh + 2, kw + 3))  # (P, N, C, H, W)
+    oh, ow = 3, 4
+    cols = im2col_batch_last(np.moveaxis(x, 1, -1), kh, kw)  # (P, C, H, W, N) -> (P, K, OH*OW*N)
+    ref = im2col(x, kh, kw).reshape(2, -1, n, oh, ow)  # (P, K, N*OH*OW) -> (P, K, N, OH, OW)
+    ref = np.moveaxis(ref, 2, -1).reshape(2, -1, oh * ow * n)  # -> (P, K, OH*OW*N)
+    assert cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, ref)
+    assert np.array_equal(im2col_naive(x[0], kh, kw), im2col(x[0], kh, kw))
