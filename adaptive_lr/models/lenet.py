@@ -30,7 +30,6 @@ from typing import NamedTuple
 import numpy as np
 
 from ..nn import (
-    conv_backward,
     cross_entropy_per_example,
     dense_backward,
     dense_forward,
@@ -45,7 +44,7 @@ from ..nn import (
     softmax_cross_entropy_per_example_forward,
 )
 from ..nn.chunks import example_chunks, map_chunks
-from ..nn.conv import ConvCache, conv_forward
+from ..nn.conv import ConvCache, conv_backward_batch_last, conv_forward_batch_last
 from ..params import make_layout
 from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
 
@@ -68,7 +67,7 @@ class LeNetCache(NamedTuple):
     X: object  # the X argument, as passed (identity check)
     w: np.ndarray  # copy of w
     n: int  # number of examples
-    cols1: tuple  # per chunk of n_s examples: (C*5*5, n_s*OH1*OW1), the im2col of X[s]
+    cols1: tuple  # per chunk of n_s examples: (C*5*5, OH1*OW1*n_s), batch-last im2col of X[s]
 
 
 def chunk_noise(noise: LeNetNoise | None, s: slice) -> LeNetNoise | None:
@@ -229,34 +228,47 @@ class LeNet(Model):
 
     # -- the network -----------------------------------------------------------------------
     def _conv1(self, p, X):
-        """conv1 from scratch: X (N,C,H,W) -> Z1 (N,6,OH1,OW1), with its cache."""
-        return conv_forward(X, p["conv1.weight"], p["conv1.bias"])
+        """conv1: X (N,C,H,W) -> Z1 (6, OH1, OW1, N), batch-last, with its cache."""
+        xt = np.ascontiguousarray(X.transpose(1, 2, 3, 0))  # (N,C,H,W) -> (C,H,W,N)
+        return conv_forward_batch_last(xt, p["conv1.weight"], p["conv1.bias"])
+
+    @staticmethod
+    def _pool_relu(z):
+        """Max pooling, then ReLU, of a batch-last z (C, H, W, N) -> h (C, H/2, W/2, N)."""
+        a, pool_cache = max_pool_forward(z.transpose(0, 3, 1, 2))  # pools (H, W) of (C,N,H,W)
+        h = np.empty((a.shape[0], *a.shape[2:], a.shape[1]), dtype=a.dtype)  # C order
+        np.maximum(a.transpose(0, 2, 3, 1), 0, out=h)  # (C, N, H', W') -> (C, H', W', N)
+        return h, pool_cache
 
     def _tail(self, z1, p, noise):
-        """Everything after conv1's pre-activation.
+        """Everything after conv1's pre-activation z1 (6, OH1, OW1, N), batch-last (the
+        convolutions' im2col and col2im then move runs of ``OW*N`` numbers, pooling runs of N).
 
-        z1 : (..., N, 6, OH1, OW1); p : parameter views, each (..., *shape) with the same leading
-        axes (one parameter point per leading index). Returns logits (..., N, n_classes) and the
-        caches of the layers (for the backward pass of a single point).
+        Returns logits (N, n_classes) and the caches of the layers for :meth:`_backward`.
         """
         c = {}
-        a1, c["pool1"] = max_pool_forward(z1)  # pool before ReLU: they commute, 4x less work
-        h1, c["relu1"] = relu_forward(a1)
-        z2, c["conv2"] = conv_forward(h1, p["conv2.weight"], p["conv2.bias"])
-        a2, c["pool2"] = max_pool_forward(z2)
-        h2, c["relu2"] = relu_forward(a2)  # (..., N, 16, S, S)
-        h = h2.reshape(*h2.shape[:-3], -1)  # (..., N, 16, S, S) -> (..., N, 16*S*S)
+        h1, c["pool1"] = self._pool_relu(z1)  # pool before ReLU: they commute, 4x less work
+        z2, c["conv2"] = conv_forward_batch_last(h1, p["conv2.weight"], p["conv2.bias"])
+        h2, c["pool2"] = self._pool_relu(z2)  # (16, S, S, N)
+        c["h1"], c["h2"] = h1, h2
+        h = h2.reshape(-1, h2.shape[-1]).T  # (16, S, S, N) -> (16*S*S, N) -> (N, 16*S*S), a view
         for i, layer in enumerate(("fc1", "fc2")):
             z, c[layer] = dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])
             h, c[f"relu_{layer}"] = relu_forward(z)
             if noise is not None:
                 h, c[f"drop_{layer}"] = dropout_forward(h, noise[i], self.dropout)
         logits, c["fc3"] = dense_forward(h, p["fc3.weight"], p["fc3.bias"])
-        c["h2_shape"] = h2.shape
         return logits, c
 
+    @staticmethod
+    def _pool_relu_backward(dh, h, pool_cache):
+        """Backward of :meth:`_pool_relu`: dh (C, H', W', N) -> dz (C, H, W, N)."""
+        da = relu_backward(dh, h).transpose(0, 3, 1, 2)  # (C, H', W', N) -> (C, N, H', W')
+        dz = max_pool_backward(da, pool_cache)  # (C, N, H, W), laid out like z: batch-last
+        return dz.transpose(0, 2, 3, 1)  # (C, N, H, W) -> (C, H, W, N)
+
     def _backward(self, dlogits, c, conv1_cache: ConvCache, g: dict) -> None:
-        """Backward pass of one parameter point; adds its gradient onto the views ``g``."""
+        """Backward pass; adds the gradient onto the views ``g``."""
 
         def add(name, dW, db):
             g[f"{name}.weight"] += dW
@@ -270,12 +282,12 @@ class LeNet(Model):
             dh = relu_backward(dh, c[f"relu_{layer}"])
             dh, *d = dense_backward(dh, c[layer])
             add(layer, *d)
-        dh2 = dh.reshape(c["h2_shape"])  # (N, 16*S*S) -> (N, 16, S, S)
-        dz2 = max_pool_backward(relu_backward(dh2, c["relu2"]), c["pool2"])
-        dh1, *d = conv_backward(dz2, c["conv2"])
+        dh2 = dh.T.reshape(c["h2"].shape)  # (N, 16*S*S) -> (16*S*S, N) -> (16, S, S, N)
+        dz2 = self._pool_relu_backward(dh2, c["h2"], c["pool2"])
+        dh1, *d = conv_backward_batch_last(dz2, c["conv2"])
         add("conv2", *d)
-        dz1 = max_pool_backward(relu_backward(dh1, c["relu1"]), c["pool1"])
-        add("conv1", *conv_backward(dz1, conv1_cache, compute_dx=False)[1:])
+        dz1 = self._pool_relu_backward(dh1, c["h1"], c["pool1"])
+        add("conv1", *conv_backward_batch_last(dz1, conv1_cache, compute_dx=False)[1:])
 
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
         p = self.unflatten(w)

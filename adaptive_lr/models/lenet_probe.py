@@ -18,7 +18,6 @@ import numpy as np
 from ..nn import (
     cross_entropy_per_example,
     dropout_forward,
-    im2col,
     max_pool_forward,
     relu_forward,
 )
@@ -52,28 +51,34 @@ def probe_params(model: LeNet, w, d, c) -> dict[str, np.ndarray]:
 
 def _conv1_probes(model: LeNet, p, X, s, cache: LeNetCache | None) -> np.ndarray:
     """conv1 pre-activations of the examples ``s`` at the ``P`` probe points, channel-major:
-    (P, 6, n, OH1, OW1), one product of the stacked probe weights with one im2col of ``X[s]``."""
+    (P, 6, OH1, OW1, n) batch-last, one product of the stacked probe weights with the im2col of
+    ``X[s]``."""
     n = s.stop - s.start
     oh, ow = model.conv1_size
-    cols1 = cache.cols1[s.start // CHUNK] if cache is not None else im2col(X[s], KERNEL, KERNEL)
+    if cache is not None:
+        cols1 = cache.cols1[s.start // CHUNK]  # (C*25, OH1*OW1*n)
+    else:
+        xt = np.ascontiguousarray(X[s].transpose(1, 2, 3, 0))  # (n,C,H,W) -> (C,H,W,n)
+        cols1 = im2col_batch_last(xt, KERNEL, KERNEL)  # -> (C*25, OH1*OW1*n)
     w1 = p["conv1.weight"]  # (P, 6, C, 5, 5)
     w_mat = w1.reshape(-1, cols1.shape[0])  # (P, 6, C, 5, 5) -> (P*6, C*25)
-    z1 = wide_matmul(w_mat, cols1)  # (P*6, C*25) @ (C*25, n*OH1*OW1) -> (P*6, n*OH1*OW1)
-    z1 = z1.reshape(w1.shape[0], 6, n * oh * ow)  # (P*6, n*OH1*OW1) -> (P, 6, n*OH1*OW1)
+    z1 = wide_matmul(w_mat, cols1)  # (P*6, C*25) @ (C*25, OH1*OW1*n) -> (P*6, OH1*OW1*n)
+    z1 = z1.reshape(w1.shape[0], 6, oh * ow * n)  # (P*6, OH1*OW1*n) -> (P, 6, OH1*OW1*n)
     z1 += p["conv1.bias"][..., None]  # (P, 6) -> (P, 6, 1)
-    return z1.reshape(-1, 6, n, oh, ow)  # (P, 6, n*OH1*OW1) -> (P, 6, n, OH1, OW1)
+    return z1.reshape(-1, 6, oh, ow, n)  # (P, 6, OH1*OW1*n) -> (P, 6, OH1, OW1, n)
 
 
 def _tail_losses(model: LeNet, z1, p, noise: LeNetNoise | None, y) -> np.ndarray:
-    """Per-example losses (P, n) from conv1's pre-activations z1 (P, 6, n, OH1, OW1).
+    """Per-example losses (P, n) from conv1's pre-activations z1 (P, 6, OH1, OW1, n).
 
-    After the first pooling the activations are kept batch-last, ``(P, C, H, W, n)``: conv2's
-    im2col then copies runs of ``OW2*n`` numbers (not ``OW2``), pooling compares runs of ``n``,
-    and the flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers
+    The activations stay batch-last, ``(P, C, H, W, n)``, like those of the gradient's pass:
+    conv2's im2col copies runs of ``OW2*n`` numbers (not ``OW2``), pooling compares runs of
+    ``n``, and the flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers
     multiply from the left (``W @ h``).
     """
-    n_probes, _, n = z1.shape[:3]
-    a1 = max_pool_forward(z1)[0].transpose(0, 1, 3, 4, 2)  # (P,6,n,H,W) -> (P,6,H,W,n), a view
+    n_probes, n = z1.shape[0], z1.shape[-1]
+    a1 = max_pool_forward(z1.transpose(0, 1, 4, 2, 3))[0]  # pools (OH1, OW1): (P, 6, n, H, W)
+    a1 = a1.transpose(0, 1, 3, 4, 2)  # (P, 6, n, H, W) -> (P, 6, H, W, n), a view
     h1 = np.empty(a1.shape, dtype=a1.dtype)  # C order: batch-last in memory too
     np.maximum(a1, 0, out=h1)  # ReLU, after the pooling (they commute)
     oh2, ow2 = h1.shape[2] - KERNEL + 1, h1.shape[3] - KERNEL + 1

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .im2col import col2im, conv_output_size, im2col
+from .im2col import col2im, col2im_batch_last, conv_output_size, im2col, im2col_batch_last
 
 
 class ConvCache(NamedTuple):
@@ -147,6 +147,55 @@ def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
         w_mat = W.reshape(f, -1)  # (F, C, KH, KW) -> (F, K)
         dcols = w_mat.T @ d_mat  # (K, F) @ (F, N*OH*OW) -> (K, N*OH*OW)
         dx = col2im(dcols, x_shape, kh, kw, stride, pad)
+    return dx, dW, db
+
+
+def conv_forward_batch_last(x, W, b):
+    """Convolution of batch-last images, stride 1, no padding (the layout of LeNet's layers).
+
+    Parameters
+    ----------
+    x : ndarray, shape (C, H, W, N)
+    W : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,)
+
+    Returns
+    -------
+    out : ndarray, shape (F, OH, OW, N), C-contiguous.
+    cache : ConvCache, whose ``cols`` is the (C*KH*KW, OH*OW*N) :func:`im2col_batch_last`.
+    """
+    _check_conv_shapes(x.transpose(3, 0, 1, 2), W, b)  # (C, H, W, N) -> (N, C, H, W), a view
+    c, h, w, n = x.shape
+    f, _, kh, kw = W.shape
+    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
+    cols = im2col_batch_last(x, kh, kw)  # (C, H, W, N) -> (C*KH*KW, OH*OW*N)
+    out = wide_matmul(W.reshape(f, -1), cols)  # (F, K) @ (K, OH*OW*N) -> (F, OH*OW*N)
+    out += b[:, None]  # (F,) -> (F, 1)
+    return out.reshape(f, oh, ow, n), ConvCache(cols, x.shape, W, 1, 0)  # -> (F, OH, OW, N)
+
+
+def conv_backward_batch_last(dout, cache: ConvCache, compute_dx: bool = True):
+    """Backward pass of :func:`conv_forward_batch_last`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (F, OH, OW, N), upstream gradient (not modified).
+
+    Returns
+    -------
+    dx : ndarray, shape (C, H, W, N), or None when ``compute_dx`` is False.
+    dW : ndarray, shape (F, C, KH, KW)
+    db : ndarray, shape (F,)
+    """
+    cols, x_shape, W, _, _ = cache
+    f, _, kh, kw = W.shape
+    d_mat = dout.reshape(f, -1)  # (F, OH, OW, N) -> (F, OH*OW*N)
+    dW = _long_matmul_t(d_mat, cols).reshape(W.shape)  # (F, L) @ (L, K) -> (F, C, KH, KW)
+    db = d_mat.sum(axis=1)  # (F, OH*OW*N) -> (F,)
+    dx = None
+    if compute_dx:
+        dcols = W.reshape(f, -1).T @ d_mat  # (K, F) @ (F, OH*OW*N) -> (K, OH*OW*N)
+        dx = col2im_batch_last(dcols, x_shape, kh, kw)
     return dx, dW, db
 
 

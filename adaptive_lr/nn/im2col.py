@@ -88,6 +88,22 @@ def im2col_batch_last(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
     return win.transpose(perm).reshape(*lead, c * kh * kw, oh * ow * n)  # one copy
 
 
+def col2im_batch_last(dcols: np.ndarray, x_shape: tuple, kh: int, kw: int) -> np.ndarray:
+    """Adjoint of :func:`im2col_batch_last`: ``dcols`` (C*KH*KW, OH*OW*N) -> ``dx`` (C, H, W, N).
+
+    One add per kernel offset of a ``(C, OH, OW*N)`` slab whose runs of ``OW*N`` numbers are
+    contiguous.
+    """
+    c, h, w, n = x_shape
+    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
+    d = dcols.reshape(c, kh, kw, oh, ow * n)  # (C*KH*KW, OH*OW*N) -> (C, KH, KW, OH, OW*N)
+    dx = np.zeros((c, h, w * n), dtype=dcols.dtype)  # (C, H, W*N)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, i : i + oh, j * n : (j + ow) * n] += d[:, i, j]
+    return dx.reshape(c, h, w, n)  # (C, H, W*N) -> (C, H, W, N)
+
+
 def col2im(
     dcols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0
 ) -> np.ndarray:
