@@ -36,8 +36,6 @@ from ..nn import (
     dropout_backward,
     dropout_forward,
     dropout_mask,
-    max_pool_backward,
-    max_pool_forward,
     relu_backward,
     relu_forward,
     softmax_cross_entropy_backward,
@@ -45,6 +43,7 @@ from ..nn import (
 )
 from ..nn.chunks import example_chunks, map_chunks
 from ..nn.conv import ConvCache, conv_backward_batch_last, conv_forward_batch_last
+from ..nn.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from ..params import make_layout
 from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
 
@@ -232,14 +231,6 @@ class LeNet(Model):
         xt = np.ascontiguousarray(X.transpose(1, 2, 3, 0))  # (N,C,H,W) -> (C,H,W,N)
         return conv_forward_batch_last(xt, p["conv1.weight"], p["conv1.bias"])
 
-    @staticmethod
-    def _pool_relu(z):
-        """Max pooling, then ReLU, of a batch-last z (C, H, W, N) -> h (C, H/2, W/2, N)."""
-        a, pool_cache = max_pool_forward(z.transpose(0, 3, 1, 2))  # pools (H, W) of (C,N,H,W)
-        h = np.empty((a.shape[0], *a.shape[2:], a.shape[1]), dtype=a.dtype)  # C order
-        np.maximum(a.transpose(0, 2, 3, 1), 0, out=h)  # (C, N, H', W') -> (C, H', W', N)
-        return h, pool_cache
-
     def _tail(self, z1, p, noise):
         """Everything after conv1's pre-activation z1 (6, OH1, OW1, N), batch-last (the
         convolutions' im2col and col2im then move runs of ``OW*N`` numbers, pooling runs of N).
@@ -247,10 +238,9 @@ class LeNet(Model):
         Returns logits (N, n_classes) and the caches of the layers for :meth:`_backward`.
         """
         c = {}
-        h1, c["pool1"] = self._pool_relu(z1)  # pool before ReLU: they commute, 4x less work
+        h1, c["pool1"] = max_pool_relu_batch_last(z1)  # (6, OH1/2, OW1/2, N)
         z2, c["conv2"] = conv_forward_batch_last(h1, p["conv2.weight"], p["conv2.bias"])
-        h2, c["pool2"] = self._pool_relu(z2)  # (16, S, S, N)
-        c["h1"], c["h2"] = h1, h2
+        h2, c["pool2"] = max_pool_relu_batch_last(z2)  # (16, S, S, N)
         h = h2.reshape(-1, h2.shape[-1]).T  # (16, S, S, N) -> (16*S*S, N) -> (N, 16*S*S), a view
         for i, layer in enumerate(("fc1", "fc2")):
             z, c[layer] = dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])
@@ -259,13 +249,6 @@ class LeNet(Model):
                 h, c[f"drop_{layer}"] = dropout_forward(h, noise[i], self.dropout)
         logits, c["fc3"] = dense_forward(h, p["fc3.weight"], p["fc3.bias"])
         return logits, c
-
-    @staticmethod
-    def _pool_relu_backward(dh, h, pool_cache):
-        """Backward of :meth:`_pool_relu`: dh (C, H', W', N) -> dz (C, H, W, N)."""
-        da = relu_backward(dh, h).transpose(0, 3, 1, 2)  # (C, H', W', N) -> (C, N, H', W')
-        dz = max_pool_backward(da, pool_cache)  # (C, N, H, W), laid out like z: batch-last
-        return dz.transpose(0, 2, 3, 1)  # (C, N, H, W) -> (C, H, W, N)
 
     def _backward(self, dlogits, c, conv1_cache: ConvCache, g: dict) -> None:
         """Backward pass; adds the gradient onto the views ``g``."""
@@ -282,11 +265,11 @@ class LeNet(Model):
             dh = relu_backward(dh, c[f"relu_{layer}"])
             dh, *d = dense_backward(dh, c[layer])
             add(layer, *d)
-        dh2 = dh.T.reshape(c["h2"].shape)  # (N, 16*S*S) -> (16*S*S, N) -> (16, S, S, N)
-        dz2 = self._pool_relu_backward(dh2, c["h2"], c["pool2"])
+        dh2 = dh.T.reshape(c["pool2"].out.shape)  # (N, 16*S*S) -> (16*S*S, N) -> (16, S, S, N)
+        dz2 = max_pool_relu_batch_last_backward(dh2, c["pool2"])
         dh1, *d = conv_backward_batch_last(dz2, c["conv2"])
         add("conv2", *d)
-        dz1 = self._pool_relu_backward(dh1, c["h1"], c["pool1"])
+        dz1 = max_pool_relu_batch_last_backward(dh1, c["pool1"])
         add("conv1", *conv_backward_batch_last(dz1, conv1_cache, compute_dx=False)[1:])
 
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:

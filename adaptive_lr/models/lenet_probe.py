@@ -18,12 +18,12 @@ import numpy as np
 from ..nn import (
     cross_entropy_per_example,
     dropout_forward,
-    max_pool_forward,
     relu_forward,
 )
 from ..nn.chunks import map_chunks
-from ..nn.conv import wide_matmul
+from ..nn.conv import conv_rows_batch_last, wide_matmul
 from ..nn.im2col import im2col_batch_last
+from ..nn.pool import max_pool_relu_batch_last
 from .lenet import CHUNK, KERNEL, LeNet, LeNetCache, LeNetNoise, chunk_noise
 
 
@@ -72,24 +72,16 @@ def _tail_losses(model: LeNet, z1, p, noise: LeNetNoise | None, y) -> np.ndarray
     """Per-example losses (P, n) from conv1's pre-activations z1 (P, 6, OH1, OW1, n).
 
     The activations stay batch-last, ``(P, C, H, W, n)``, like those of the gradient's pass:
-    conv2's im2col copies runs of ``OW2*n`` numbers (not ``OW2``), pooling compares runs of
-    ``n``, and the flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers
-    multiply from the left (``W @ h``).
+    conv2 runs by kernel rows on the width-unfolded input
+    (:func:`~adaptive_lr.nn.conv.conv_rows_batch_last`), pooling compares runs of ``n``, and the
+    flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers multiply from
+    the left (``W @ h``).
     """
     n_probes, n = z1.shape[0], z1.shape[-1]
-    a1 = max_pool_forward(z1.transpose(0, 1, 4, 2, 3))[0]  # pools (OH1, OW1): (P, 6, n, H, W)
-    a1 = a1.transpose(0, 1, 3, 4, 2)  # (P, 6, n, H, W) -> (P, 6, H, W, n), a view
-    h1 = np.empty(a1.shape, dtype=a1.dtype)  # C order: batch-last in memory too
-    np.maximum(a1, 0, out=h1)  # ReLU, after the pooling (they commute)
-    oh2, ow2 = h1.shape[2] - KERNEL + 1, h1.shape[3] - KERNEL + 1
-    cols2 = im2col_batch_last(h1, KERNEL, KERNEL)  # (P, 6, H, W, n) -> (P, 150, OH2*OW2*n)
-    w2 = p["conv2.weight"].reshape(n_probes, 16, -1)  # (P, 16, 6, 5, 5) -> (P, 16, 150)
-    z2 = w2 @ cols2  # (P, 16, 150) @ (P, 150, OH2*OW2*n) -> (P, 16, OH2*OW2*n)
-    z2 += p["conv2.bias"][..., None]  # (P, 16) -> (P, 16, 1)
-    z2 = z2.reshape(n_probes, 16, oh2, ow2, n)  # (P, 16, OH2*OW2*n) -> (P, 16, OH2, OW2, n)
-    a2 = max_pool_forward(z2.transpose(0, 1, 4, 2, 3))[0]  # pools (OH2, OW2): (P, 16, n, S, S)
-    # a2 is a view of (P, 16, S, S, n) memory: (P, 16, n, S, S) -> (P, 16, S, S, n) -> (P, 400, n)
-    h = relu_forward(a2.transpose(0, 1, 3, 4, 2).reshape(n_probes, -1, n))[0]
+    h1 = max_pool_relu_batch_last(z1)[0]  # (P, 6, OH1/2, OW1/2, n)
+    z2 = conv_rows_batch_last(h1, p["conv2.weight"], p["conv2.bias"])  # (P, 16, OH2, OW2, n)
+    h2 = max_pool_relu_batch_last(z2)[0]  # (P, 16, S, S, n)
+    h = h2.reshape(n_probes, -1, n)  # (P, 16, S, S, n) -> (P, 16*S*S, n)
     for i, layer in enumerate(("fc1", "fc2")):
         z = p[f"{layer}.weight"] @ h  # (P, D_out, D_in) @ (P, D_in, n) -> (P, D_out, n)
         z += p[f"{layer}.bias"][..., None]  # (P, D_out) -> (P, D_out, 1)

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .activations import relu_backward
+
 #: Window offsets (i, j) in row-major order: the tie-break order.
 _OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
@@ -69,6 +71,36 @@ def max_pool_backward(dout, cache: PoolCache):
         taken |= hit
         dx[..., i : 2 * oh : 2, j : 2 * ow : 2] = dout * hit  # bool factor keeps dout's dtype
     return dx
+
+
+class PoolReluCache(NamedTuple):
+    pool: PoolCache  # of the pooling, on the (..., N, H, W) view
+    out: np.ndarray  # (..., H//2, W//2, N), the output (its sign is ReLU's cache)
+
+
+def max_pool_relu_batch_last(x):
+    """``relu(max_pool(x))`` of batch-last ``x`` (..., H, W, N): pooling before ReLU (they commute,
+    both monotone), so ReLU runs on a 4x smaller array. The 2x2 windows' four views compare
+    contiguous runs of ``N`` numbers.
+
+    Returns
+    -------
+    out : ndarray, shape (..., H//2, W//2, N), C-contiguous.
+    cache : PoolReluCache
+    """
+    a, pool_cache = max_pool_forward(np.moveaxis(x, -1, -3))  # (..., H, W, N) -> (..., N, H, W)
+    out = np.empty((*a.shape[:-3], *a.shape[-2:], a.shape[-3]), dtype=a.dtype)  # C order
+    np.maximum(np.moveaxis(a, -3, -1), 0, out=out)  # (..., N, H', W') -> (..., H', W', N)
+    return out, PoolReluCache(pool_cache, out)
+
+
+def max_pool_relu_batch_last_backward(dout, cache: PoolReluCache):
+    """Backward pass of :func:`max_pool_relu_batch_last`: dout (..., H//2, W//2, N) -> dx
+    (..., H, W, N), laid out like ``x``; ``dout`` is not modified."""
+    da = np.moveaxis(relu_backward(dout, cache.out), -1, -3)  # -> (..., N, H', W')
+    return np.moveaxis(
+        max_pool_backward(da, cache.pool), -3, -1
+    )  # (..., N, H, W) -> (..., H, W, N)
 
 
 def max_pool_forward_naive(x):

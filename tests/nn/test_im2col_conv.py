@@ -12,6 +12,7 @@ from adaptive_lr.nn.conv import (
     conv_forward,
     conv_forward_batch_last,
     conv_forward_naive,
+    conv_rows_batch_last,
 )
 from adaptive_lr.nn.im2col import (
     col2im,
@@ -179,3 +180,16 @@ def test_conv_batch_last_is_conv_with_the_batch_axis_last(n, k, seed):
     np.testing.assert_allclose(dW, rdW, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(db, rdb, rtol=1e-13, atol=1e-13)
     assert conv_backward_batch_last(dout_bl, cache, compute_dx=False)[0] is None
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_conv_by_kernel_rows_is_the_convolution(n, kh, kw, seed):
+    """Stacked (P = 2 weight sets, as in the fused probes), batch-last, against the naive loops
+    of each stack entry: the same sums in another order (1e-13 relative)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, n, 3, kh + 3, kw + 2))  # (P, N, C, H, W)
+    W, b = rng.standard_normal((2, 4, 3, kh, kw)), rng.standard_normal((2, 4))
+    out = conv_rows_batch_last(np.ascontiguousarray(np.moveaxis(x, 1, -1)), W, b)
+    for k in range(2):
+        ref = conv_forward_naive(x[k], W[k], b[k])[0]  # (N, F, OH, OW)
+        np.testing.assert_allclose(out[k], np.moveaxis(ref, 0, -1), rtol=1e-13, atol=1e-13)

@@ -35,6 +35,8 @@ from adaptive_lr.nn.pool import (
     max_pool_backward_naive,
     max_pool_forward,
     max_pool_forward_naive,
+    max_pool_relu_batch_last,
+    max_pool_relu_batch_last_backward,
 )
 
 from .gradcheck import assert_close, numerical_grad
@@ -182,3 +184,22 @@ def test_layers_keep_dtype(dtype):
     assert out.dtype == dtype and dropout_backward(out, c).dtype == dtype
     loss, c = softmax_cross_entropy_forward(x2[:, :10], np.array([1, 2]))
     assert softmax_cross_entropy_backward(1.0, c).dtype == dtype
+
+
+def test_pool_relu_batch_last_is_relu_of_the_pooling_with_the_batch_axis_last():
+    """Exact (the same comparisons): forward against the naive loops, backward against the
+    naive pooling backward of ReLU's gradient, with ties (repeated values) and a random dout."""
+    rng = np.random.default_rng(6)
+    x = rng.integers(-3, 4, (3, 2, 4, 6)).astype(np.float64)  # (N, C, H, W), many ties
+    x_bl = np.ascontiguousarray(x.transpose(1, 2, 3, 0))  # -> (C, H, W, N)
+    out, cache = max_pool_relu_batch_last(x_bl)
+    ref, ref_cache = max_pool_forward_naive(x)
+    np.testing.assert_array_equal(out, np.maximum(ref, 0).transpose(1, 2, 3, 0))
+    dout = rng.standard_normal(out.shape)  # (C, H/2, W/2, N)
+    before = dout.copy()
+    dx = max_pool_relu_batch_last_backward(dout, cache)
+    d_ref = dout.transpose(3, 0, 1, 2) * (ref > 0)  # (N, C, H/2, W/2)
+    np.testing.assert_array_equal(
+        dx, max_pool_backward_naive(d_ref, ref_cache).transpose(1, 2, 3, 0)
+    )
+    np.testing.assert_array_equal(dout, before)
