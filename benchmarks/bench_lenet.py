@@ -42,6 +42,7 @@ from adaptive_lr.models.lenet import LeNet
 
 ETA, EPS = 0.01, 1e-5
 ETAS = ETA + EPS * np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+PAUSE = 0.2  # s, untimed, between NumPy's and PyTorch's turns (their idle threads spin-wait)
 
 
 def numpy_steps(model, w, X, y, rng):
@@ -156,7 +157,9 @@ def time_round_robin(fns: dict, steps: int, warmup: int = 5, torch=None, block: 
             fn()
             times[name].append(time.perf_counter() - t0)
         if torch is not None and (i + 1) % block == 0:
+            time.sleep(PAUSE)  # OpenBLAS's idle threads spin ~0.1 s before they sleep
             times["torch"] += torch.run(block)
+            time.sleep(PAUSE)  # and so, more briefly, do PyTorch's OpenMP threads
     return {name: 1e3 * float(np.median(t)) for name, t in times.items() if t}
 
 
@@ -166,6 +169,17 @@ def peak_memory_mb(fn) -> float:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 2**20
+
+
+def page_faults_per_step(fn, steps: int = 10) -> float:
+    """Minor page faults per call of ``fn``: memory that glibc unmapped or trimmed and the next
+    step touches afresh (large NumPy temporaries). Setting ``MALLOC_MMAP_THRESHOLD_`` and
+    ``MALLOC_TRIM_THRESHOLD_`` (both, e.g. to 1000000000) keeps that memory in the heap."""
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
 
 
 def main() -> None:
@@ -216,7 +230,9 @@ def main() -> None:
         print(
             f"peak traced memory, batch {n} {dtype_name}: basic step "
             f"{peak_memory_mb(fns['basic']):.0f} MiB, adaptive step "
-            f"{peak_memory_mb(fns['adaptive']):.0f} MiB"
+            f"{peak_memory_mb(fns['adaptive']):.0f} MiB; minor page faults per step: basic "
+            f"{page_faults_per_step(fns['basic']):.0f}, adaptive "
+            f"{page_faults_per_step(fns['adaptive']):.0f} (4 KiB each)"
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max resident set size of this process: {rss:.0f} MiB")
