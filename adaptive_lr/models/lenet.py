@@ -41,7 +41,7 @@ from ..nn import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_per_example_forward,
 )
-from ..nn.chunks import example_chunks, map_chunks
+from ..nn.chunks import example_chunks, map_chunks, raise_heap_thresholds
 from ..nn.conv import ConvCache, conv_backward_batch_last, conv_forward_batch_last
 from ..nn.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from ..params import make_layout
@@ -304,6 +304,7 @@ class LeNet(Model):
         w, X, y, noise = self._inputs(w, X, y, noise)
         n = X.shape[0]
         p = self.unflatten(w)
+        raise_heap_thresholds()  # once per process: see adaptive_lr.nn.chunks
 
         def chunk(s):
             grad_s = np.zeros_like(w)
