@@ -8,7 +8,8 @@ For each batch size and dtype it prints the median wall-clock time (ms) of
 * ``basic``: draw the dropout masks, loss + gradient, SGD update;
 * ``adaptive``: the same plus the five probe losses of Eq. 16, fused (conv1 reused from the
   gradient's forward pass, the rest on the five probes stacked);
-* ``plain``: the same with five independent forward passes, for reference;
+* ``plain``: the same with five independent forward passes, for reference (timed after the
+  others, in a round-robin with ``basic`` of its own, whose ratio ``plain/basic`` is printed);
 * ``forward``: one loss evaluation in evaluation mode;
 * ``torch``: PyTorch CPU's ``zero_grad, forward, backward, SGD step`` of the same network, when
   ``torch`` happens to be importable (it is not a dependency of this package).
@@ -203,7 +204,7 @@ def main() -> None:
         f"{'batch':>5} {'dtype':>7} | {'basic':>7} {'adaptive':>8} {'plain':>7} {'forward':>7}"
         f" {'torch':>7} | {'adapt/basic':>11} {'plain/basic':>11} {'basic/torch':>11}"
     )
-    print("median ms per step\n" + header + "\n" + "-" * len(header))
+    results, plain_fns = {}, {}
     for n in args.batches:
         steps = max(10, args.steps * 32 // n)
         for dtype_name in args.dtypes:
@@ -212,15 +213,25 @@ def main() -> None:
             X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
             y = rng.integers(0, 10, n)
             fns = numpy_steps(model, w, X, y, rng)
+            plain_fns[n, dtype_name] = {"basic": fns["basic"], "plain": fns.pop("plain")}
             child = TorchChild(n, dtype_name, args.torch_threads)
-            t = time_round_robin(fns, steps, torch=child if child.ok else None)
+            results[n, dtype_name] = time_round_robin(fns, steps, torch=child if child.ok else None)
             child.close()
-            t_torch = t.get("torch", float("nan"))
-            print(
-                f"{n:>5} {dtype_name:>7} | {t['basic']:7.2f} {t['adaptive']:8.2f} {t['plain']:7.2f}"
-                f" {t['forward']:7.2f} {t_torch:7.2f} | {t['adaptive'] / t['basic']:11.2f}"
-                f" {t['plain'] / t['basic']:11.2f} {t['basic'] / t_torch:11.2f}"
-            )
+    # The plain probes run Model.line_losses, whose five loss() calls on 256-image chunks free
+    # mappings that leave glibc's heap trimming on later steps (~2,400 more page faults per basic
+    # step at batch 256): they are timed last, against basic again, in loops of their own.
+    for (n, dtype_name), fns in plain_fns.items():
+        t = time_round_robin(fns, max(10, args.steps * 32 // n))
+        results[n, dtype_name]["plain"] = t["plain"]
+        results[n, dtype_name]["plain/basic"] = t["plain"] / t["basic"]
+    print("median ms per step\n" + header + "\n" + "-" * len(header))
+    for (n, dtype_name), t in results.items():
+        t_torch = t.get("torch", float("nan"))
+        print(
+            f"{n:>5} {dtype_name:>7} | {t['basic']:7.2f} {t['adaptive']:8.2f} {t['plain']:7.2f}"
+            f" {t['forward']:7.2f} {t_torch:7.2f} | {t['adaptive'] / t['basic']:11.2f}"
+            f" {t['plain/basic']:11.2f} {t['basic'] / t_torch:11.2f}"
+        )
     n = max(args.batches)
     for dtype_name in args.dtypes:
         dtype = np.dtype(dtype_name)
