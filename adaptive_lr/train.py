@@ -34,6 +34,7 @@ import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from .directions import GradientDirection
+from .nn.chunks import raise_heap_thresholds
 from .probe import PassCounter, Probe
 
 #: History fields saved per iteration / per evaluation, with their checkpoint dtypes.
@@ -238,6 +239,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         X_val, y_val = _check_data(X_val, y_val, "validation data", dtype)
     direction = GradientDirection() if direction is None else direction
 
+    # once per process: keep the step's large temporaries (logits of a full batch, im2col) in
+    # malloc's heap instead of page-faulting them afresh every step (adaptive_lr.nn.chunks)
+    raise_heap_thresholds()
     rng = np.random.default_rng(seed)
     if resume_from is not None:
         w, hist, counter, start, iteration, train_time = _restore_state(

@@ -1,14 +1,14 @@
 """Cost of one basic SGD step and one second-order step for logistic regression.
 
-Prints the median time of each (after a warm-up) at batch 128 and at full batch (60000 x 784,
-random data of MNIST's shape), float64, and their ratio. The second-order step is the gradient
-plus the five fused probe losses (Eq. 16) plus the update; fused, the probes cost one extra
-product ``X @ d`` and five cheap log-sum-exps, not five forward passes. The naive line
-(five separate ``model.loss`` calls) is printed for comparison.
+Prints the median time of each (after a warm-up, timed in turns) at batch 128 and at full
+batch (60000 x 784, random data of MNIST's shape), float64, and their ratio. The second-order
+step is the gradient plus the five fused probe losses (Eq. 16) plus the update; fused, the
+probes cost one extra product ``X @ d`` and two exponentials of the logits, not five forward
+passes. The naive step (five separate ``model.loss`` calls) is printed for comparison.
 
 Usage::
 
-    python benchmarks/bench_step.py [--repeats 30] [--full-repeats 7]
+    python benchmarks/bench_step.py [--repeats 200] [--full-repeats 9]
 """
 
 from __future__ import annotations
@@ -20,17 +20,22 @@ import numpy as np
 
 from adaptive_lr import FixedLR, LogisticRegression, Probe, SecondOrderLR
 from adaptive_lr.finite_diff import probe_points
+from adaptive_lr.nn.chunks import raise_heap_thresholds
 
 
-def median_time(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_times(fns, repeats: int, warmup: int = 3) -> list[float]:
+    """Median seconds of each function, timed round-robin (one call of each in turn) so that
+    a change of machine load affects them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for fn, t in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
 
 
 def make_steps(model, w, X, y):
@@ -60,6 +65,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=200, help="timed steps at batch 128")
     parser.add_argument("--full-repeats", type=int, default=9, help="timed steps at full batch")
     args = parser.parse_args(argv)
+    raise_heap_thresholds()  # as train() does: temporaries stay in the heap between steps
 
     rng = np.random.default_rng(0)
     model = LogisticRegression(784, 10)
@@ -71,9 +77,9 @@ def main(argv=None) -> None:
     for n, repeats in ((128, args.repeats), (60000, args.full_repeats)):
         X, y = X_all[:n], y_all[:n]
         basic, second, naive = make_steps(model, w, X, y)
-        tb = median_time(basic, repeats)
-        ts = median_time(second, repeats)
-        tn = median_time(naive, max(3, repeats // 3))
+        tb, ts = median_times([basic, second], repeats)
+        tb_n, tn = median_times([basic, naive], max(3, repeats // 3))
+        tn *= tb / tb_n  # the naive step relative to the basic step of its own round
         print(f"{n:>7} {1e3 * tb:>10.3f} {1e3 * ts:>13.3f} {ts / tb:>7.2f} {tn / tb:>12.2f}")
 
 

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adaptive_lr import LinearRegression, LogisticRegression
+from adaptive_lr.finite_diff import probe_points
 
 U = np.finfo(np.float64).eps  # unit roundoff (x2) of float64
 H_CS = 1e-20  # complex step: the O(h^2) error is 1e-40, far below rounding
@@ -148,20 +149,28 @@ def test_logistic_line_derivatives(problem, eta):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_line_losses_match_plain_losses(dtype):
+@pytest.mark.parametrize("etas", [
+    probe_points(0.1, 1e-3),  # an equally spaced stencil: two exponentials for all five
+    np.array([-0.3, 0.0, 0.01, 0.2, 1.5]),  # irregular: one shared log-sum-exp shift
+    100 * np.array([-0.3, 0.0, 0.01, 0.2, 1.5]),  # far apart: one shift per eta
+], ids=["stencil", "irregular", "spread"])
+def test_fused_line_losses_match_plain_losses(dtype, etas):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 5)).astype(dtype)
     for model, y in ((LinearRegression(5), rng.normal(size=40)),
                      (LogisticRegression(5, 4), rng.integers(0, 4, 40))):
         w = model.init_params(rng, dtype)
         d = rng.normal(size=w.shape).astype(dtype)
-        etas = np.array([-0.3, 0.0, 0.01, 0.2, 1.5])
+        spread = np.abs(etas).max()
         fused = model.line_losses(w, d, etas, X, y)
         plain = [model.loss(w - dtype(e) * d, X, y) for e in etas]
         # same arithmetic up to distributivity (X w - eta X d vs X (w - eta d)): the difference
-        # is rounding of the logits, n * u * |X||w| per entry; 1e3 u covers n = 40 and |w| < 3
+        # is rounding of the logits, n * u * |X| (|w| + |eta d|) per entry, and f is Lipschitz
+        # in the logits with constant 1 (softmax CE) or 2 |r| (squares): 1e3 u (1 + |eta|) |f|
+        # covers n = 40, |X|, |w|, |d| < 3
         u = np.finfo(dtype).eps
-        np.testing.assert_allclose(fused, plain, rtol=1e3 * u, atol=1e3 * u)
+        np.testing.assert_allclose(fused, plain, rtol=1e3 * u * (1 + spread),
+                                   atol=1e3 * u * (1 + spread))
         assert fused.dtype == np.float64
 
 
