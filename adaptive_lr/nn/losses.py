@@ -52,9 +52,8 @@ def softmax_cross_entropy_forward(logits, y):
     loss : float
     cache : SoftmaxCache
     """
-    losses, _, exp_shifted, sum_exp = cross_entropy_per_example(logits, y)
-    probs = exp_shifted / sum_exp  # (N, K) / (N, 1)
-    return float(losses.mean()), SoftmaxCache(probs, y)
+    losses, cache = softmax_cross_entropy_per_example_forward(logits, y)
+    return float(losses.mean()), cache
 
 
 def softmax_cross_entropy_per_example_forward(logits, y):
