@@ -48,12 +48,20 @@ class Probe:
         the batch are exactly those of the gradient.
     counter : PassCounter, optional
         Charged one forward pass per evaluated ``eta``.
+
+    Attributes
+    ----------
+    direction_cache : ndarray or None
+        For a model whose forward is linear in ``w`` (``supports_forward_reuse``) and a probe
+        on the gradient's batch: ``X d``, computed once by the first call and reused by the
+        next ones; the training loop also derives the next step's forward from it.
     """
 
     def __init__(self, model, w, d, X, y, *, noise=None, cache=None, counter=None):
         self.model, self.w, self.d, self.X, self.y = model, w, d, X, y
         self.noise, self.cache = noise, cache
         self.counter = counter if counter is not None else PassCounter()
+        self.direction_cache = None
 
     def __call__(self, etas) -> np.ndarray:
         """Losses ``L(w - eta d)`` for a 1-D array of step sizes, as float64, shape (K,)."""
@@ -63,8 +71,13 @@ class Probe:
         if not np.all(np.isfinite(etas)):
             raise ValueError("etas contains NaN or inf")
         self.counter.add(forward=etas.shape[0])
+        extra = {}
+        if self.cache is not None and getattr(self.model, "supports_forward_reuse", False):
+            if self.direction_cache is None:
+                self.direction_cache = self.model.direction_forward(self.d, self.X)
+            extra["direction_cache"] = self.direction_cache
         return self.model.line_losses(self.w, self.d, etas, self.X, self.y,
-                                      noise=self.noise, cache=self.cache)
+                                      noise=self.noise, cache=self.cache, **extra)
 
     @property
     def has_derivatives(self) -> bool:

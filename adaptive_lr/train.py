@@ -37,6 +37,9 @@ from .directions import GradientDirection
 from .nn.chunks import raise_heap_thresholds
 from .probe import PassCounter, Probe
 
+#: Steps after which a full-batch run recomputes its forward from scratch (see ``reuse``).
+REFRESH_EVERY = 50
+
 #: History fields saved per iteration / per evaluation, with their checkpoint dtypes.
 _SERIES = {"lr": np.float64, "loss": np.float64, "epoch_of_iter": np.int64, "epoch": np.int64,
            "train_loss": np.float64, "train_acc": np.float64, "test_loss": np.float64,
@@ -127,8 +130,10 @@ def _format_progress(epoch: int, epochs: int, hist: History) -> str:
 
 
 def _save_state(path, *, w, controller, direction, rng, epoch, iteration, train_time, hist,
-                counter) -> None:
+                counter, forward) -> None:
     arrays = {"w": w}
+    if forward is not None:  # the next step's forward, derived (see ``reuse`` in train)
+        arrays["forward"] = forward
     arrays.update(prefixed("controller", controller.state_dict()))
     arrays.update(prefixed("direction", direction.state_dict()))
     arrays.update({f"history.{k}": np.asarray(getattr(hist, k), dtype=t)
@@ -160,8 +165,9 @@ def _restore_state(path, model, controller, direction, rng, dtype):
         raise CheckpointError(f"checkpoint {path} is incomplete ({exc})") from None
     hist.diverged = meta.get("diverged")
     counter = PassCounter(int(meta["forward"]), int(meta["backward"]))
+    forward = arrays.get("forward")
     return (w.copy(), hist, counter, int(meta["epoch"]), int(meta["iteration"]),
-            float(meta["train_time"]))
+            float(meta["train_time"]), None if forward is None else forward.copy())
 
 
 def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = None,
@@ -244,13 +250,14 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
     raise_heap_thresholds()
     rng = np.random.default_rng(seed)
     if resume_from is not None:
-        w, hist, counter, start, iteration, train_time = _restore_state(
+        w, hist, counter, start, iteration, train_time, next_forward = _restore_state(
             resume_from, model, controller, direction, rng, dtype)
     else:
         w = model.init_params(rng, dtype) if w0 is None else np.array(w0, dtype=dtype)
         if not np.all(np.isfinite(w)):
             raise ValueError("w0 contains NaN or inf")
         hist, counter, start, iteration, train_time = History(), PassCounter(), 0, 0, 0.0
+        next_forward = None
     n = len(X)
     full_batch = batch_size is None or batch_size >= n
     bs = n if full_batch else int(batch_size)
@@ -277,7 +284,7 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         if checkpoint_path is not None:
             _save_state(checkpoint_path, w=w, controller=controller, direction=direction,
                         rng=rng, epoch=epoch, iteration=iteration, train_time=train_time,
-                        hist=hist, counter=counter)
+                        hist=hist, counter=counter, forward=next_forward)
 
     stop = hist.diverged is not None
     if resume_from is None:
@@ -285,6 +292,12 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         if stop or epochs == 0:
             checkpoint(0)
     w_new = np.empty_like(w)
+    # Full batch, probes on it, a forward linear in w: the next step's forward X (w - eta d)
+    # is X w - eta X d from the probe's products, one product with X fewer per step. It is
+    # recomputed from scratch every REFRESH_EVERY steps, so rounding cannot accumulate, and
+    # checkpoints carry it, so a resumed run stays bit for bit the uninterrupted one.
+    reuse = full_batch and probe_on == "train" and getattr(model, "supports_forward_reuse",
+                                                           False)
     for epoch in range(start + 1, epochs + 1):
         if stop:
             break
@@ -297,7 +310,8 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
                 idx = order[a : a + bs]
                 Xb, yb = X[idx], y[idx]
             noise = model.sample_noise(rng, len(Xb))
-            loss, grad, cache = model.forward_backward(w, Xb, yb, noise=noise)
+            reused = {} if next_forward is None else {"forward": next_forward}
+            loss, grad, cache = model.forward_backward(w, Xb, yb, noise=noise, **reused)
             counter.add(forward=1, backward=1)
             d = direction(grad)
             if probe_on == "validation":
@@ -321,6 +335,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
                                  f"kept the last finite weights")
                 break
             w, w_new = w_new, w
+            next_forward = None
+            if reuse and iteration % REFRESH_EVERY and phi.direction_cache is not None:
+                next_forward = model.advance_forward(cache, phi.direction_cache, eta)
         train_time += time.perf_counter() - t0
         if hist.diverged:
             break

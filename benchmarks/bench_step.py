@@ -1,14 +1,20 @@
 """Cost of one basic SGD step and one second-order step for logistic regression.
 
-Prints the median time of each (after a warm-up, timed in turns) at batch 128 and at full
-batch (60000 x 784, random data of MNIST's shape), float64, and their ratio. The second-order
-step is the gradient plus the five fused probe losses (Eq. 16) plus the update; fused, the
-probes cost one extra product ``X @ d`` and two exponentials of the logits, not five forward
-passes. The naive step (five separate ``model.loss`` calls) is printed for comparison.
+Prints the median time per training step of ``train()`` (evaluations excluded) with the basic
+method (``FixedLR``) and with the second-order method (``SecondOrderLR``: the gradient, five
+fused probe losses of Eq. 16, the update), float64, at batch 128 and at full batch (60000 x 784,
+random data of MNIST's shape), and their ratio. Runs alternate between the two methods, and the
+median over the runs is printed, so a change of machine load affects both alike.
+
+Fused, the probes cost one product ``X @ d`` and two exponentials of the logits, not five
+forward passes; at full batch the next step's logits ``X (w - eta d) = X w - eta X d`` come
+from the probe's products, so a second-order step reads ``X`` twice, as a basic step does. The
+last column is the naive second-order step (five separate ``model.loss`` calls) against the
+isolated basic step.
 
 Usage::
 
-    python benchmarks/bench_step.py [--repeats 200] [--full-repeats 9]
+    python benchmarks/bench_step.py [--runs 5] [--full-steps 20]
 """
 
 from __future__ import annotations
@@ -18,69 +24,60 @@ import time
 
 import numpy as np
 
-from adaptive_lr import FixedLR, LogisticRegression, Probe, SecondOrderLR
+from adaptive_lr import FixedLR, LogisticRegression, SecondOrderLR, train
 from adaptive_lr.finite_diff import probe_points
-from adaptive_lr.nn.chunks import raise_heap_thresholds
 
 
-def median_times(fns, repeats: int, warmup: int = 3) -> list[float]:
-    """Median seconds of each function, timed round-robin (one call of each in turn) so that
-    a change of machine load affects them alike."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
+def per_step(model, controller, X, y, w0, batch_size, epochs) -> float:
+    """Seconds of training per step, from the history (evaluations excluded)."""
+    h = train(model, controller, X, y, epochs=epochs, batch_size=batch_size, w0=w0,
+              eval_chunk=None).history
+    return h.time[-1] / len(h.lr)
+
+
+def naive_ratio(model, w, X, y, repeats: int) -> float:
+    """Isolated steps: (gradient + five separate losses) / gradient, medians in turns."""
+    def basic():
+        _, g = model.loss_and_grad(w, X, y)
+        return w - 0.1 * g
+
+    def naive():
+        _, g = model.loss_and_grad(w, X, y)
+        return [model.loss(w - e * g, X, y) for e in probe_points(0.1, 1e-5)]
+
+    times = [[], []]
     for _ in range(repeats):
-        for fn, t in zip(fns, times, strict=True):
+        for fn, t in zip((basic, naive), times, strict=True):
             t0 = time.perf_counter()
             fn()
             t.append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
-
-
-def make_steps(model, w, X, y):
-    basic, second = FixedLR(0.1), SecondOrderLR(0.1)
-
-    def basic_step():
-        _, g, _ = model.forward_backward(w, X, y)
-        eta = basic.step(g, None)
-        return w - eta * g
-
-    def second_order_step():
-        _, g, cache = model.forward_backward(w, X, y)
-        eta = second.step(g, Probe(model, w, g, X, y, cache=cache))
-        second.lr = 0.1  # keep the rate fixed so every repeat does the same work
-        return w - eta * g
-
-    def naive_step():
-        _, g = model.loss_and_grad(w, X, y)
-        f = [model.loss(w - e * g, X, y) for e in probe_points(0.1, 1e-5)]
-        return w - 0.1 * g, f
-
-    return basic_step, second_order_step, naive_step
+    return float(np.median(times[1]) / np.median(times[0]))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=200, help="timed steps at batch 128")
-    parser.add_argument("--full-repeats", type=int, default=9, help="timed steps at full batch")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each method, in turns")
+    parser.add_argument("--full-steps", type=int, default=20, help="steps per full-batch run")
     args = parser.parse_args(argv)
-    raise_heap_thresholds()  # as train() does: temporaries stay in the heap between steps
 
     rng = np.random.default_rng(0)
     model = LogisticRegression(784, 10)
     X_all = rng.random((60000, 784))  # float64, MNIST's shape and value range
     y_all = rng.integers(0, 10, 60000)
-    w = model.init_params(rng)
+    w0 = model.init_params(rng)
 
     print(f"{'batch':>7} {'basic ms':>10} {'2nd-order ms':>13} {'ratio':>7} {'naive ratio':>12}")
-    for n, repeats in ((128, args.repeats), (60000, args.full_repeats)):
-        X, y = X_all[:n], y_all[:n]
-        basic, second, naive = make_steps(model, w, X, y)
-        tb, ts = median_times([basic, second], repeats)
-        tb_n, tn = median_times([basic, naive], max(3, repeats // 3))
-        tn *= tb / tb_n  # the naive step relative to the basic step of its own round
-        print(f"{n:>7} {1e3 * tb:>10.3f} {1e3 * ts:>13.3f} {ts / tb:>7.2f} {tn / tb:>12.2f}")
+    for batch, X, y, epochs in ((128, X_all[:12800], y_all[:12800], 2),
+                                (60000, X_all, y_all, args.full_steps)):
+        times = [[], []]
+        per_step(model, SecondOrderLR(0.1), X, y, w0, batch, 1)  # warm-up
+        for _ in range(args.runs):
+            for make, t in zip((lambda: FixedLR(0.1), lambda: SecondOrderLR(0.1)), times,
+                               strict=True):
+                t.append(per_step(model, make(), X, y, w0, batch, epochs))
+        tb, ts = (float(np.median(t)) for t in times)
+        tn = naive_ratio(model, w0, X[:batch], y[:batch], 3 if batch > 1000 else 300)
+        print(f"{batch:>7} {1e3 * tb:>10.3f} {1e3 * ts:>13.3f} {ts / tb:>7.2f} {tn:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -108,3 +108,53 @@ def test_callback_can_stop():
     res = train(LogisticRegression(5, 3), FixedLR(0.1), X, y, epochs=5, batch_size=16,
                 callback=lambda epoch, hist, w: epoch == 2)
     assert res.history.epoch == [0, 1, 2]
+
+
+@pytest.mark.parametrize("make", [lambda: LinearRegression(5), lambda: LogisticRegression(5, 3)])
+def test_next_forward_from_the_probe_is_the_fresh_forward(make):
+    """X (w - eta d) = X w - eta X d (DESIGN.md idea 4): the derived forward equals the
+    product computed afresh up to the rounding of the products, <= 4 D u (|X| |w| + |eta X d|)."""
+    rng = np.random.default_rng(0)
+    model = make()
+    X, y = data()
+    y = y if model.task == "classification" else X @ rng.normal(size=5)
+    w = model.init_params(rng)
+    _, g, cache = model.forward_backward(w, X, y)
+    eta = 0.37
+    derived = model.advance_forward(cache, model.direction_forward(g, X), eta)
+    _, _, fresh = model.forward_backward(w - eta * g, X, y)
+    u = np.finfo(np.float64).eps
+    bound = 4 * 6 * u * (np.abs(X).max() + 1) * (np.abs(w).sum() + eta * np.abs(g).sum())
+    np.testing.assert_allclose(derived, fresh, rtol=0, atol=bound)
+
+
+class _NoReuse(LogisticRegression):
+    supports_forward_reuse = False
+
+
+class _CountReuse(LogisticRegression):
+    reused = 0
+
+    def forward_backward(self, w, X, y, *, noise=None, forward=None):
+        self.reused += forward is not None
+        return super().forward_backward(w, X, y, noise=noise, forward=forward)
+
+
+def test_full_batch_forward_reuse_changes_only_rounding():
+    """The same full-batch run with the next forward derived (default) and computed afresh.
+    The two differ by the rounding of the logits (~50 u per entry between refreshes); with
+    delta_rule="always" the rate is Lipschitz in the losses with a constant ~ 2 eps / delta,
+    so 20 steps stay within 1e-9 of each other."""
+    X, y = data()
+    kw = dict(epochs=20, seed=0)
+    spy = _CountReuse(5, 3)
+    a = train(spy, SecondOrderLR(0.1, eps=1e-3), X, y, **kw).history
+    b = train(_NoReuse(5, 3), SecondOrderLR(0.1, eps=1e-3), X, y, **kw).history
+    assert spy.reused == 19  # every step but the first took its forward from the probe
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9)
+    np.testing.assert_allclose(a.lr, b.lr, rtol=1e-9)
+    assert (a.forward, a.backward) == (b.forward, b.backward)  # passes counted alike
+    # mini-batches, or probes on another batch: nothing to reuse
+    spy.reused = 0
+    train(spy, SecondOrderLR(0.1), X, y, epochs=2, batch_size=16)
+    assert spy.reused == 0

@@ -5,7 +5,10 @@ A model owns no weights. It describes the layout of ``w`` and offers
 * ``init_params(rng, dtype)``: a fresh flat vector;
 * ``loss(w, X, y, noise=None)`` and ``loss_and_grad(w, X, y, noise=None)``;
 * ``forward_backward(w, X, y, noise=None) -> (loss, grad, cache)``: the same, plus an opaque
-  *forward cache* at ``w`` that a probe on the same batch may reuse (:mod:`adaptive_lr.probe`);
+  *forward cache* at ``w`` that a probe on the same batch may reuse (:mod:`adaptive_lr.probe`).
+  Models whose forward is linear in ``w`` (``supports_forward_reuse``: the linear models) also
+  accept that cache back as ``forward=``, and :meth:`Model.advance_forward` derives the cache
+  at ``w - eta d`` from it and ``X d``, so a full-batch loop reads ``X`` once less per step;
 * ``line_losses(w, d, etas, X, y, noise=None, cache=None)``: ``L(w - eta * d)`` for each ``eta``
   (Eq. 3-4). The default evaluates the loss once per ``eta``; models override it with a fused
   evaluation (DESIGN.md, idea 4);
@@ -39,6 +42,10 @@ class Model:
     layout: Layout = ()
     #: True when :meth:`line_derivatives` is implemented exactly.
     has_exact_line_derivatives: bool = False
+    #: True for models whose forward cache is linear in ``w`` (``X w``): they offer
+    #: ``direction_forward(d, X)``, accept ``forward=`` in :meth:`forward_backward` and
+    #: ``direction_cache=`` in :meth:`line_losses`, and :meth:`advance_forward` applies.
+    supports_forward_reuse: bool = False
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -80,6 +87,13 @@ class Model:
         for i, eta in enumerate(etas):
             out[i] = self.loss(w - w.dtype.type(eta) * d, X, y, noise=noise)
         return out
+
+    @staticmethod
+    def advance_forward(forward: np.ndarray, direction_forward: np.ndarray,
+                        eta: float) -> np.ndarray:
+        """The forward cache at ``w - eta d`` of a model whose forward is linear in ``w``:
+        ``X (w - eta d) = X w - eta X d`` (DESIGN.md, idea 4), without a product with ``X``."""
+        return forward - forward.dtype.type(eta) * direction_forward
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``(f'(eta), f''(eta))`` of ``f(eta) = L(w - eta * d)`` (Eq. 7 and 11)."""

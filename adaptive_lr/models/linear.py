@@ -57,6 +57,7 @@ class LinearRegression(Model):
 
     task = "regression"
     has_exact_line_derivatives = True
+    supports_forward_reuse = True
 
     def __init__(self, n_features: int, *, fit_intercept: bool = True,
                  reduction: str = "half_mse"):
@@ -114,10 +115,11 @@ class LinearRegression(Model):
         r = self._affine(w, X) - y  # residuals (N,)
         return self._finish(self._scale(X.shape[0]) * (r @ r), w, X, y)
 
-    def forward_backward(self, w, X, y, *, noise=None):
-        """Loss, gradient ``2c [X^T r; sum(r)]`` and the predictions ``X w`` as cache."""
+    def forward_backward(self, w, X, y, *, noise=None, forward=None):
+        """Loss, gradient ``2c [X^T r; sum(r)]`` and the predictions ``X w`` as cache;
+        ``forward``: those predictions, when already known (:meth:`advance_forward`)."""
         w, X, y = self._inputs(w, X, y)
-        pred = self._affine(w, X)  # (N,)
+        pred = self._affine(w, X) if forward is None else forward  # (N,)
         r = pred - y
         c = self._scale(X.shape[0])
         loss = self._finish(c * (r @ r), w, X, y)
@@ -128,17 +130,23 @@ class LinearRegression(Model):
         grad *= 2 * c
         return loss, grad, pred
 
-    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
-        """Fused ``f(eta) = c ||r - eta q||^2`` for all ``etas`` from ``X w`` and ``X d``."""
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None,
+                    direction_cache=None) -> np.ndarray:
+        """Fused ``f(eta) = c ||r - eta q||^2`` for all ``etas`` from ``X w`` (or ``cache``)
+        and ``q = X d`` (or ``direction_cache``, from :meth:`direction_forward`)."""
         w, X, y = self._inputs(w, X, y)
         d = self._check_direction(w, d)
         pred = self._affine(w, X) if cache is None else cache
         r = pred - y  # (N,)
-        q = self._affine(d, X)  # (N,)
+        q = self._affine(d, X) if direction_cache is None else direction_cache  # (N,)
         etas = np.asarray(etas, dtype=w.dtype)
         res = r[None, :] - etas[:, None] * q[None, :]  # (K, N)
         out = self._scale(X.shape[0]) * np.einsum("kn,kn->k", res, res)
         return out.astype(np.float64)
+
+    def direction_forward(self, d, X) -> np.ndarray:
+        """``q = X d_weight + d_bias`` (N,): the predictions move by ``-eta q`` along ``d``."""
+        return self._affine(d, as_float_matrix(X, d.dtype, self.n_features))
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``f'(eta) = -2c q.(r - eta q)`` and ``f''(eta) = 2c q.q``."""

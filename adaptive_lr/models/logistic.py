@@ -71,6 +71,7 @@ class LogisticRegression(Model):
 
     task = "classification"
     has_exact_line_derivatives = True
+    supports_forward_reuse = True
 
     def __init__(self, n_features: int, n_classes: int):
         for name, v, least in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
@@ -131,12 +132,13 @@ class LogisticRegression(Model):
         rows = np.arange(X.shape[0])
         return self._finish(np.mean(logsumexp_columns(ZT) - ZT[y, rows]), w, X)
 
-    def forward_backward(self, w, X, y, *, noise=None):
-        """Loss, gradient and the transposed logits ``Z^T`` (C, N) at ``w`` as cache."""
+    def forward_backward(self, w, X, y, *, noise=None, forward=None):
+        """Loss, gradient and the transposed logits ``Z^T`` (C, N) at ``w`` as cache;
+        ``forward``: those logits, when already known (:meth:`advance_forward`)."""
         w, X, y = self._inputs(w, X, y)
         n = X.shape[0]
         rows = np.arange(n)
-        ZT = self._logits(w, X)  # (C, N)
+        ZT = self._logits(w, X) if forward is None else forward  # (C, N)
         m = ZT.max(axis=0)  # (N,)
         G = np.exp(ZT - m)  # unnormalised softmax, (C, N)
         s = G.sum(axis=0)  # (N,)
@@ -148,12 +150,14 @@ class LogisticRegression(Model):
         G.sum(axis=1, out=grad[self._nw :])  # (C, N) -> (C,)
         return loss, grad, ZT
 
-    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None,
+                    direction_cache=None) -> np.ndarray:
         """Fused ``f(eta) = L(w - eta d)`` for all ``etas``: logits ``Z - eta Q`` from two
         products ``Z = X w`` and ``Q = X d``.
 
         ``cache`` (the ``Z^T`` that :meth:`forward_backward` returned for this ``w`` and this
         batch) saves the first product; ``X`` and ``y`` were checked by that call.
+        ``direction_cache`` (``Q^T`` from :meth:`direction_forward`) saves the second.
         """
         if cache is None:
             w, X, y = self._inputs(w, X, y)
@@ -162,13 +166,17 @@ class LogisticRegression(Model):
             ZT = cache
         d = self._check_direction(w, d)
         n = ZT.shape[1]
-        QT = self._logits(d, X)  # (C, N)
+        QT = self._logits(d, X) if direction_cache is None else direction_cache  # (C, N)
         etas = np.asarray(etas, dtype=w.dtype)
         at_label = y * n + np.arange(n)  # flat index of (y_i, i) in a (C, N) array
         # mean_i of the label logit is linear in eta: mean(Z_y) - eta mean(Q_y)
         picked = ZT.ravel()[at_label].mean() - etas * QT.ravel()[at_label].mean()  # (K,)
         lse = _line_logsumexp(ZT, QT, etas)  # (K, N)
         return lse.mean(axis=1, dtype=np.float64) - picked  # (K,)
+
+    def direction_forward(self, d, X) -> np.ndarray:
+        """``Q^T = d_weight @ X.T + d_bias`` (C, N): the logits move by ``-eta Q`` along ``d``."""
+        return self._logits(d, as_float_matrix(X, d.dtype, self.n_features))
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``f'(eta)`` and ``f''(eta)`` (Hessian-vector product; see the class Notes)."""
