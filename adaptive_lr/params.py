@@ -12,6 +12,7 @@ With one flat vector the optimizer is a handful of NumPy expressions (``w - eta 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,8 +33,9 @@ def make_layout(pairs: Sequence[tuple[str, Sequence[int]]]) -> Layout:
     return layout
 
 
+@lru_cache(maxsize=64)
 def layout_size(layout: Layout) -> int:
-    """Total number of scalars in a layout."""
+    """Total number of scalars in a layout (cached: layouts are immutable tuples)."""
     return sum(int(np.prod(shape, dtype=np.int64)) for _, shape in layout)
 
 

@@ -210,3 +210,23 @@ def test_predict_shapes():
     assert p.shape == (6,) and p.min() >= 0 and p.max() < 5
     proba = m.predict_proba(w, rng.normal(size=(6, 3)))
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-15 * 10)
+
+
+@pytest.mark.parametrize("etas", [probe_points(0.3, 1e-5), probe_points(2.0, 1e-2),
+                                  np.array([0.1, 0.2, 0.4, 0.8, 1.6])],
+                         ids=["stencil", "wide-stencil", "irregular"])
+def test_line_logsumexp_paths_agree(etas):
+    """The shared-shift paths of the fused logistic probe (used above SMALL logits) against
+    the direct log-sum-exp of every ``Z - eta Q``: the same sums of exponentials up to a few
+    roundings each (the stencil path multiplies by exp(-h Q) up to twice: 4 ulps). The log of
+    a sum with relative error e is off by e absolutely, and adding the shift m rounds by
+    u |m|: atol 64 u (1 + max |Z - eta Q|) covers both."""
+    from adaptive_lr.models.logistic import SMALL, _line_logsumexp, logsumexp_columns
+
+    rng = np.random.default_rng(0)
+    ZT = 3 * rng.normal(size=(10, SMALL // 10 + 1))
+    QT = rng.normal(size=ZT.shape)
+    direct = logsumexp_columns(ZT - etas[:, None, None] * QT)
+    scale = 1 + np.abs(ZT).max() + np.abs(etas).max() * np.abs(QT).max()
+    np.testing.assert_allclose(_line_logsumexp(ZT, QT, etas), direct, rtol=0,
+                               atol=64 * U * scale)

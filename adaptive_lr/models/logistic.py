@@ -20,6 +20,9 @@ from .base import (
 #: and a column maximum of exp(-40) ~ 4e-18 is far from underflow).
 SHIFT_SPAN = 40.0
 
+#: Logit arrays up to this size take the direct path of :func:`_line_logsumexp`.
+SMALL = 2**14
+
 
 def logsumexp(Z: np.ndarray) -> np.ndarray:
     """``log(sum(exp(Z), axis=-1))`` without overflow: shift by the row maximum first."""
@@ -207,7 +210,8 @@ def _line_logsumexp(ZT: np.ndarray, QT: np.ndarray, etas: np.ndarray) -> np.ndar
     """
     k, mid_i = len(etas), len(etas) // 2
     offsets = etas - etas[mid_i]  # (K,)
-    if float(np.abs(offsets).max()) * float(np.abs(QT).max()) > SHIFT_SPAN:
+    if QT.size <= SMALL or float(np.abs(offsets).max()) * float(np.abs(QT).max()) > SHIFT_SPAN:
+        # few logits (a mini-batch): fewer NumPy calls beat fewer exponentials
         return logsumexp_columns(ZT - etas[:, None, None] * QT)  # (K, C, N) -> (K, N)
     Zm = ZT - etas[mid_i] * QT  # (C, N)
     m = Zm.max(axis=0)  # (N,)
