@@ -46,6 +46,13 @@ def _long_matmul_t(a, b):
     return out
 
 
+def _weight_grads(d_mat, cols, w_shape):
+    """``dW`` and ``db`` of a convolution from its upstream gradient as a matrix ``d_mat``
+    (F, L) and its im2col ``cols`` (K, L), whatever order the L output positions are in."""
+    dW = _long_matmul_t(d_mat, cols).reshape(w_shape)  # (F, L) @ (L, K) -> (F, C, KH, KW)
+    return dW, d_mat.sum(axis=1)  # (F, L) -> (F,)
+
+
 def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
     """All arrays share one float dtype (float32 or float64); no silent upcasts."""
     dtypes = {name: a.dtype for name, a in arrays.items()}
@@ -139,9 +146,7 @@ def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
     cols, x_shape, W, stride, pad = cache
     f, _, kh, kw = W.shape
     d_mat = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (N,F,OH,OW) -> (F, N*OH*OW)
-    dW = _long_matmul_t(d_mat, cols)  # (F, N*OH*OW) @ (N*OH*OW, K) -> (F, K)
-    dW = dW.reshape(W.shape)  # (F, K) -> (F, C, KH, KW)
-    db = d_mat.sum(axis=1)  # (F, N*OH*OW) -> (F,)
+    dW, db = _weight_grads(d_mat, cols, W.shape)
     dx = None
     if compute_dx:
         w_mat = W.reshape(f, -1)  # (F, C, KH, KW) -> (F, K)
@@ -227,8 +232,7 @@ def conv_backward_batch_last(dout, cache: ConvCache, compute_dx: bool = True):
     cols, x_shape, W, _, _ = cache
     f, _, kh, kw = W.shape
     d_mat = dout.reshape(f, -1)  # (F, OH, OW, N) -> (F, OH*OW*N)
-    dW = _long_matmul_t(d_mat, cols).reshape(W.shape)  # (F, L) @ (L, K) -> (F, C, KH, KW)
-    db = d_mat.sum(axis=1)  # (F, OH*OW*N) -> (F,)
+    dW, db = _weight_grads(d_mat, cols, W.shape)
     dx = None
     if compute_dx:
         dcols = W.reshape(f, -1).T @ d_mat  # (K, F) @ (F, OH*OW*N) -> (K, OH*OW*N)
