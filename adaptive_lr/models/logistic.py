@@ -24,14 +24,9 @@ SHIFT_SPAN = 40.0
 SMALL = 2**14
 
 
-def logsumexp(Z: np.ndarray) -> np.ndarray:
-    """``log(sum(exp(Z), axis=-1))`` without overflow: shift by the row maximum first."""
-    m = Z.max(axis=-1, keepdims=True)
-    return (m + np.log(np.exp(Z - m).sum(axis=-1, keepdims=True)))[..., 0]
-
-
 def logsumexp_columns(ZT: np.ndarray) -> np.ndarray:
-    """``log(sum(exp(ZT), axis=-2))``: :func:`logsumexp` over the class axis of (..., C, N)."""
+    """``log(sum(exp(ZT), axis=-2))`` over the class axis of (..., C, N), shifted by the column
+    maxima first so that nothing overflows."""
     m = ZT.max(axis=-2)  # (..., N)
     E = np.exp(ZT - m[..., None, :])
     return m + np.log(E.sum(axis=-2))
