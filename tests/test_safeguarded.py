@@ -15,7 +15,8 @@ import pytest
 from adaptive_lr import SafeguardedSecondOrderLR, SecondOrderLR
 from adaptive_lr.controllers.safeguarded import averaged_newton_target, ema, trust_region
 
-OFF = {"average": 0.0, "trust_ratio": None, "curvature_fallback": False, "relative_eps": None}
+OFF = {"average": 0.0, "trust_ratio": None, "curvature_fallback": False, "target_fallback": False,
+       "relative_eps": None}
 
 
 def quadratic(minimum, curvature=1.0):
@@ -58,7 +59,7 @@ def test_trust_region_bounds_the_change():
     c.step(None, quadratic(100.0))
     assert c.lr == pytest.approx(0.2, rel=1e-12) and c.n_clipped == 1
     for minimum, expected in [(0.15, 0.15), (1e-3, 1e-3), (-5.0, 1e-6)]:
-        c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0)
+        c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0, target_fallback=False)
         c.step(None, quadratic(minimum))         # below 0.2: not clipped, floor of Eq. 19
         # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative.
         assert c.lr == pytest.approx(expected, rel=1e-5, abs=1e-9) and c.n_clipped == 0
@@ -77,10 +78,28 @@ def test_fallback_on_non_positive_curvature(slope, expected):
     assert c.n_fallback == 1
     assert c.lr == pytest.approx(expected, rel=1e-12)
     # Without the fallback the step goes to the maximum at slope / 2 (Eq. 16 as printed).
-    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None, curvature_fallback=False)
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None, curvature_fallback=False,
+                                 target_fallback=False)
     c.step(None, phi)
     assert c.n_fallback == 0
     assert c.lr == pytest.approx(max(slope / 2, 1e-6), rel=1e-5)
+
+
+@pytest.mark.parametrize("trust_ratio, r", [(3.0, 3.0), (None, 2.0)])
+def test_target_fallback_divides_by_r_instead_of_dropping_to_the_floor(trust_ratio, r):
+    """A convex model whose minimum lies at a negative rate: the target fallback divides eta by
+    r; without it, Eq. 19's floor takes over in one step."""
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio)
+    c.step(None, quadratic(-0.5))
+    assert c.lr == pytest.approx(0.1 / r, rel=1e-12) and c.n_fallback == 1
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio, target_fallback=False)
+    c.step(None, quadratic(-0.5))
+    assert c.lr == 1e-6 and c.n_fallback == 0
+    # A positive target, however small, is taken at once (decreases are not limited).
+    c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio)
+    c.step(None, quadratic(1e-4))
+    # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative to 0.1.
+    assert c.lr == pytest.approx(1e-4, abs=1e-6) and c.n_fallback == 0
 
 
 def test_fallback_without_trust_region_uses_factor_two():
@@ -149,7 +168,8 @@ def test_non_finite_probes_are_rejected(bad):
 
 
 def test_lr_stays_finite_and_above_the_floor():
-    c = SafeguardedSecondOrderLR(1e-5, average=0.0, trust_ratio=None, delta=1e-6)
+    c = SafeguardedSecondOrderLR(1e-5, average=0.0, trust_ratio=None, delta=1e-6,
+                                 target_fallback=False)
     c.step(None, quadratic(-1.0))                # minimum at a negative rate
     assert c.lr == 1e-6
     c = SafeguardedSecondOrderLR(0.1, average=0.0)
@@ -161,7 +181,7 @@ def test_lr_stays_finite_and_above_the_floor():
 @pytest.mark.parametrize("name, value", [
     ("eta", 0.0), ("eta", -1.0), ("average", 1.0), ("average", -0.1), ("trust_ratio", 1.0),
     ("trust_ratio", 0.5), ("relative_eps", 0.0), ("eps", 0.0), ("delta", -1.0),
-    ("curvature_fallback", "yes"), ("average", np.nan)])
+    ("curvature_fallback", "yes"), ("target_fallback", 1), ("average", np.nan)])
 def test_bad_arguments_raise_naming_the_argument(name, value):
     kw = {"eta": 0.1, name: value}
     with pytest.raises(ValueError, match=name):

@@ -72,7 +72,8 @@ class SafeguardedSecondOrderLR(LearningRateController):
     4. if ``F2 > 0``: Newton, ``eta' = eta(k) - F1 / F2`` (Eq. 10); otherwise, with the
        fallback, ``eta' = eta(k) * r`` if ``S < 0`` and ``eta(k) / r`` if ``S > 0``
        (``r = trust_ratio`` or 2); without it, Eq. 16 as the authors' code reads Eq. 17-18
-       (``F2 = delta / (4 eps^2)`` only if ``F2 == 0``);
+       (``F2 = delta / (4 eps^2)`` only if ``F2 == 0``); with the target fallback, a Newton
+       target ``eta' <= 0`` becomes ``eta(k) / r``;
     5. trust region: ``eta' <- min(eta', eta(k) * trust_ratio)`` (decreases are not limited);
     6. ``eta(k+1) = max(eta', delta)`` (Eq. 19). :meth:`step` returns ``eta(k)``, the rate
        of this step's update (Sec. 4.1's order).
@@ -97,6 +98,15 @@ class SafeguardedSecondOrderLR(LearningRateController):
         When the (averaged) curvature is not positive, move ``eta`` by the factor ``r`` in the
         descent direction of ``f'`` instead of taking the Newton step (which then points to a
         maximum, or is infinite). *Why:* Newton is only meaningful on a convex model.
+    target_fallback : bool, default True
+        When the Newton target is not positive, divide ``eta`` by ``r`` instead of dropping it
+        to the floor ``delta`` of Eq. 19 in one step. *Why:* a target ``<= 0`` says only that
+        the averaged model has no minimum on the positive axis, i.e. the sign of its slope,
+        which is all the curvature fallback uses too. With held-out probes near the noise floor
+        the averaged intercept ``B`` is a small number whose noise makes it cross zero now and
+        then; measured on MNIST (``docs/safeguarded.md``), each crossing sent ``eta`` from ~0.1
+        to 1e-6, and it took 17 steps at ``r = 2`` to climb back. Positive targets, however
+        small, still take effect at once (see ``trust_ratio``).
     relative_eps : float > 0 or None, default 1e-3
         Finite-difference step ``eps_k = max(relative_eps * eta(k), eps)`` (None = the fixed
         ``eps``).
@@ -122,7 +132,7 @@ class SafeguardedSecondOrderLR(LearningRateController):
     last_loss : float or None
         ``f(eta(k))`` of the last step.
     n_fallback, n_clipped : int
-        Steps that used the curvature fallback / were clipped by the trust region.
+        Steps that used the curvature or target fallback / were clipped by the trust region.
 
     Notes
     -----
@@ -145,7 +155,7 @@ class SafeguardedSecondOrderLR(LearningRateController):
         "curvature", "intercept", "slope", "n_fallback", "n_clipped")
 
     def __init__(self, eta, *, average=0.99, trust_ratio=2.0, curvature_fallback=True,
-                 relative_eps=1e-3, eps=1e-5, delta=1e-6):
+                 target_fallback=True, relative_eps=1e-3, eps=1e-5, delta=1e-6):
         super().__init__(eta)
         self.average = check_nonnegative("average", average)
         if not self.average < 1:
@@ -158,6 +168,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
         if not isinstance(curvature_fallback, (bool, np.bool_)):
             raise ValueError(f"curvature_fallback must be a bool, got {curvature_fallback!r}")
         self.curvature_fallback = bool(curvature_fallback)
+        if not isinstance(target_fallback, (bool, np.bool_)):
+            raise ValueError(f"target_fallback must be a bool, got {target_fallback!r}")
+        self.target_fallback = bool(target_fallback)
         self.relative_eps = None if relative_eps is None else check_positive(
             "relative_eps", relative_eps)
         self.eps = check_positive("eps", eps)
@@ -210,6 +223,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
                 F2 = self.delta / (4 * eps * eps)           # Eq. 17-18, "if-zero"
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 candidate = float(eta - np.float64(F1) / np.float64(F2))   # Eq. 10
+            if self.target_fallback and candidate <= 0:
+                self.n_fallback += 1
+                candidate = eta / (2.0 if self.trust_ratio is None else self.trust_ratio)
         else:
             self.n_fallback += 1
             r = 2.0 if self.trust_ratio is None else self.trust_ratio
@@ -224,4 +240,5 @@ class SafeguardedSecondOrderLR(LearningRateController):
     def __repr__(self) -> str:
         return (f"SafeguardedSecondOrderLR(lr={self.lr:.6g}, average={self.average:g}, "
                 f"trust_ratio={self.trust_ratio}, curvature_fallback={self.curvature_fallback}, "
+                f"target_fallback={self.target_fallback}, "
                 f"relative_eps={self.relative_eps}, eps={self.eps:g}, delta={self.delta:g})")
