@@ -19,7 +19,7 @@ from .controllers import (
     SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
-from .directions import AdamDirection, GradientDirection
+from .directions import AdamDirection, AveragedGradientDirection, GradientDirection
 from .models.lenet import LeNet
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
@@ -33,5 +33,5 @@ __all__ = [
     "SafeguardedSecondOrderLR",
     "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
     "History", "TrainResult", "evaluate", "train",
-    "AdamDirection", "GradientDirection", "CheckpointError",
+    "AdamDirection", "AveragedGradientDirection", "GradientDirection", "CheckpointError",
 ]

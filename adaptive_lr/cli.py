@@ -140,7 +140,9 @@ def build_parser() -> Parser:
                "--eta 1e-2 --epochs 200\n  adaptive-lr train --dataset mnist --controller "
                "second-order --eta 0.01 --delta-rule if-zero --dtype float32\n"
                "  adaptive-lr train --dataset cifar10 --direction adam --eta 1e-3 --epochs 5\n"
-               "  adaptive-lr train --dataset mnist --probe-on validation --val-fraction 0.1\n\n"
+               "  adaptive-lr train --dataset mnist --probe-on validation --val-fraction 0.1\n"
+               "  adaptive-lr train --dataset mnist --controller safeguarded --probe-on "
+               "validation --direction averaged --batch-size 32 --epochs 3\n\n"
                + FILES_HELP.replace("NAME", "NAME (--name, default train)"))
     tr.add_argument("--dataset", choices=DATASETS, required=True)
     tr.add_argument("--model", choices=MODELS,
@@ -153,8 +155,9 @@ def build_parser() -> Parser:
     tr.add_argument("--alpha", type=float, default=None,
                     help="meta learning rate of the first-order rule, Eq. 6")
     _hyper(tr)
-    tr.add_argument("--direction", choices=("gradient", "adam"), default="gradient",
-                    help="step direction: the gradient (SGD) or Adam's (default: gradient)")
+    tr.add_argument("--direction", choices=("gradient", "averaged", "adam"), default="gradient",
+                    help="step direction: the gradient (SGD), the average of recent gradients "
+                         "(beta 0.9) or Adam's (default: gradient)")
     tr.add_argument("--epochs", type=_nonneg_int, default=1, help="default: 1")
     tr.add_argument("--batch-size", type=_pos_int, default=None,
                     help="mini-batch size (default: full batch)")
@@ -233,8 +236,8 @@ def cmd_train(args) -> int:
 
     model = args.model or DEFAULT_MODEL[args.dataset]
     label = "basic" if args.controller == "fixed" else "adaptive"
-    if args.direction == "adam":
-        label = "adam_" + label
+    if args.direction != "gradient":
+        label = f"{args.direction}_{label}"
     if args.probe_on == "validation" and not 0 < args.val_fraction < 1:
         raise ValueError(f"--val-fraction must lie in (0, 1), got {args.val_fraction}")
     run = Run(label, args.controller, _hyper_of(args, args.controller, args.eta),
