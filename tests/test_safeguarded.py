@@ -12,11 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from adaptive_lr import SafeguardedSecondOrderLR, SecondOrderLR
+from adaptive_lr import LinearRegression, SafeguardedSecondOrderLR, SecondOrderLR, train
 from adaptive_lr.controllers.safeguarded import averaged_newton_target, ema, trust_region
 
 OFF = {"average": 0.0, "trust_ratio": None, "curvature_fallback": False, "target_fallback": False,
-       "relative_eps": None}
+       "no_increasing_step": False, "relative_eps": None}
 
 
 def quadratic(minimum, curvature=1.0):
@@ -102,6 +102,37 @@ def test_target_fallback_divides_by_r_instead_of_dropping_to_the_floor(trust_rat
     assert c.lr == pytest.approx(1e-4, abs=1e-6) and c.n_fallback == 0
 
 
+@pytest.mark.parametrize("eta, minimum, shortened", [(0.1, 0.01, True), (0.015, 0.01, False),
+                                                     (0.019, 0.01, False), (0.021, 0.01, True)])
+def test_no_increasing_step_takes_this_step_at_the_new_rate(eta, minimum, shortened):
+    """On a quadratic with its minimum at m, a step at eta raises the loss iff eta > 2 m: then
+    this step is taken at the new rate (the minimum); otherwise at the probed eta."""
+    c = SafeguardedSecondOrderLR(eta, average=0.0)
+    used = c.step(None, quadratic(minimum))
+    # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative.
+    assert c.lr == pytest.approx(minimum, rel=1e-5)
+    assert c.n_shortened == shortened
+    assert used == (c.lr if shortened else eta)
+    c = SafeguardedSecondOrderLR(eta, average=0.0, no_increasing_step=False)
+    assert c.step(None, quadratic(minimum)) == eta and c.n_shortened == 0
+
+
+def test_no_increasing_step_in_training_from_a_rate_far_too_large():
+    """Full-batch least squares is exactly quadratic along the gradient, so without averaging
+    each step's target is its own line minimum t_k: a step is taken either at t_k (when
+    eta_k > 2 t_k) or at eta_k <= 2 t_k, and in both cases f(eta) <= f(0): the loss never rises,
+    even from a rate far too large. Without the safeguard the first step raises it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)) * np.array([1.0, 3.0, 10.0, 30.0, 100.0])
+    y = X @ rng.normal(size=5) + rng.normal(size=200)
+    model = LinearRegression(5)
+    for flag, rises in [(True, False), (False, True)]:
+        c = SafeguardedSecondOrderLR(10.0, average=0.0, no_increasing_step=flag)
+        h = train(model, c, X, y, epochs=30, batch_size=None, seed=0).history
+        assert bool(np.any(np.diff(h.loss) > 0)) == rises
+        assert np.all(np.isfinite(h.loss))
+
+
 def test_fallback_without_trust_region_uses_factor_two():
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None)
     c.step(None, lambda e: -np.asarray(e) ** 2)  # slope -0.2 < 0: increase
@@ -181,7 +212,8 @@ def test_lr_stays_finite_and_above_the_floor():
 @pytest.mark.parametrize("name, value", [
     ("eta", 0.0), ("eta", -1.0), ("average", 1.0), ("average", -0.1), ("trust_ratio", 1.0),
     ("trust_ratio", 0.5), ("relative_eps", 0.0), ("eps", 0.0), ("delta", -1.0),
-    ("curvature_fallback", "yes"), ("target_fallback", 1), ("average", np.nan)])
+    ("curvature_fallback", "yes"), ("target_fallback", 1), ("no_increasing_step", None),
+    ("average", np.nan)])
 def test_bad_arguments_raise_naming_the_argument(name, value):
     kw = {"eta": 0.1, name: value}
     with pytest.raises(ValueError, match=name):
