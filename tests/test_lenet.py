@@ -84,7 +84,7 @@ def test_float32_stays_float32():
     noise = model.sample_noise(rng, 4)
     loss, grad, cache = model.forward_backward(w, X, y, noise=noise)
     assert grad.dtype == np.float32
-    assert {cols.dtype for cols in cache.cols1} == {np.dtype(np.float32)}
+    assert {u.dtype for u in cache.u1} == {np.dtype(np.float32)}
     # float32 and float64 agree to float32 precision, so the float32 path is not garbage
     loss64, grad64, _ = model.forward_backward(w.astype(np.float64), X, y, noise=noise)
     assert abs(loss - loss64) < 1e-5

@@ -16,8 +16,10 @@ Implementation notes (each one is exact, not an approximation):
 * Dropout masks are an explicit input (:meth:`LeNet.sample_noise`); ``noise=None`` is evaluation
   mode (no dropout), as the paper intends and unlike the authors' code, which also dropped units at
   test time (DESIGN.md).
-* Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4) reuse the im2col of ``X`` and run
-  each layer once on all probes stacked: :mod:`adaptive_lr.models.lenet_probe`.
+* Both convolutions run by kernel rows on the width-unfolded input, 5x smaller than the im2col
+  (:mod:`adaptive_lr.nn.conv_rows`). Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4)
+  reuse it and conv1's pre-activations and run each later layer once on all probes stacked
+  (:mod:`adaptive_lr.models.lenet_probe`).
 * :meth:`LeNet.forward_backward` runs on chunks of ``CHUNK`` examples and sums their gradients
   (the same gradient, rounded differently), so that temporaries stay small and are not
   page-faulted afresh on every step (:mod:`adaptive_lr.nn.chunks`).
@@ -30,6 +32,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..nn import (
+    ConvRowsCache,
+    conv_rows_backward_batch_last,
+    conv_rows_forward_batch_last,
     cross_entropy_per_example,
     dense_backward,
     dense_forward,
@@ -42,7 +47,6 @@ from ..nn import (
     softmax_cross_entropy_per_example_forward,
 )
 from ..nn.chunks import example_chunks, map_chunks, raise_heap_thresholds
-from ..nn.conv import ConvCache, conv_backward_batch_last, conv_forward_batch_last
 from ..nn.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from ..params import make_layout
 from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
@@ -66,7 +70,15 @@ class LeNetCache(NamedTuple):
     X: object  # the X argument, as passed (identity check)
     w: np.ndarray  # copy of w
     n: int  # number of examples
-    cols1: tuple  # per chunk of n_s examples: (C*5*5, OH1*OW1*n_s), batch-last im2col of X[s]
+    u1: tuple  # per chunk of n_s examples: (C*5, H*OW1*n_s), the width-unfolded X[s], batch-last
+    z1: tuple  # per chunk of n_s examples: (6, OH1, OW1, n_s), conv1's pre-activations at w
+
+
+def check_image_size(h: int, w: int, what: str) -> None:
+    """A clear error for images too small for the two 5x5 convolutions and 2x2 poolings."""
+    if min(h, w) < MIN_IMAGE:
+        raise ValueError(f"{what}: images of {h}x{w} are too small for LeNet's two 5x5 "
+                         f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})")
 
 
 def chunk_noise(noise: LeNetNoise | None, s: slice) -> LeNetNoise | None:
@@ -89,7 +101,7 @@ class LeNet(Model):
         the classic choice; the paper does not state its value). 0.0 switches dropout off.
     eval_batch_size : int
         :meth:`loss` and :meth:`predict` process large inputs in chunks of this many images to bound
-        memory (the im2col of conv1 holds 75*784 numbers per 32x32 RGB image).
+        memory (conv1's unfolded input holds 15*32*28 numbers per 32x32 RGB image).
     threads : int
         Worker threads for the chunks of ``CHUNK`` examples of :meth:`forward_backward` and
         :meth:`line_losses` (default 1: none). NumPy releases the GIL in its loops, so 2 threads
@@ -121,11 +133,7 @@ class LeNet(Model):
             raise ValueError(
                 f"need in_channels >= 1 and n_classes >= 2, got {in_channels}, {n_classes}"
             )
-        if min(self.image_size) < MIN_IMAGE:
-            raise ValueError(
-                f"image_size {self.image_size} is too small for LeNet's two 5x5 "
-                f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})"
-            )
+        check_image_size(h, w, "image_size")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.dropout = float(dropout)
@@ -147,10 +155,8 @@ class LeNet(Model):
         ])  # fmt: skip
 
     def __repr__(self) -> str:
-        return (
-            f"LeNet(in_channels={self.in_channels}, n_classes={self.n_classes}, "
-            f"image_size={self.image_size}, dropout={self.dropout})"
-        )
+        return (f"LeNet(in_channels={self.in_channels}, n_classes={self.n_classes}, "
+                f"image_size={self.image_size}, dropout={self.dropout})")
 
     # -- parameters and randomness ---------------------------------------------------------
     def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
@@ -170,9 +176,8 @@ class LeNet(Model):
         """Dropout keep-masks for one step on ``n`` examples; ``None`` when ``dropout == 0``."""
         if self.dropout == 0.0:
             return None
-        return LeNetNoise(
-            dropout_mask(rng, (n, 120), self.dropout), dropout_mask(rng, (n, 84), self.dropout)
-        )
+        return LeNetNoise(dropout_mask(rng, (n, 120), self.dropout),
+                          dropout_mask(rng, (n, 84), self.dropout))
 
     # -- checks ----------------------------------------------------------------------------
     def _check_X(self, X, dtype) -> np.ndarray:
@@ -184,11 +189,7 @@ class LeNet(Model):
             raise ValueError("X is empty")
         if c != self.in_channels:
             raise ValueError(f"X has {c} channels, this LeNet expects {self.in_channels}")
-        if min(h, w) < MIN_IMAGE:
-            raise ValueError(
-                f"X: images of {h}x{w} are too small for LeNet's two 5x5 "
-                f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})"
-            )
+        check_image_size(h, w, "X")
         if (h, w) != self.image_size:
             raise ValueError(
                 f"X has {h}x{w} images, this LeNet was built for image_size="
@@ -213,10 +214,8 @@ class LeNet(Model):
             raise ValueError(f"noise must be a LeNetNoise from sample_noise, got {type(noise)}")
         for name, mask, width in (("keep1", noise.keep1, 120), ("keep2", noise.keep2, 84)):
             if mask.dtype != np.bool_ or mask.shape != (n, width):
-                raise ValueError(
-                    f"noise.{name} must be bool of shape ({n}, {width}), got "
-                    f"{mask.dtype} {mask.shape}"
-                )
+                raise ValueError(f"noise.{name} must be bool of shape ({n}, {width}), got "
+                                 f"{mask.dtype} {mask.shape}")
         return noise
 
     def _inputs(self, w, X, y, noise):
@@ -227,19 +226,19 @@ class LeNet(Model):
 
     # -- the network -----------------------------------------------------------------------
     def _conv1(self, p, X):
-        """conv1: X (N,C,H,W) -> Z1 (6, OH1, OW1, N), batch-last, with its cache."""
+        """conv1 by kernel rows: X (N,C,H,W) -> Z1 (6, OH1, OW1, N), batch-last, and its cache."""
         xt = np.ascontiguousarray(X.transpose(1, 2, 3, 0))  # (N,C,H,W) -> (C,H,W,N)
-        return conv_forward_batch_last(xt, p["conv1.weight"], p["conv1.bias"])
+        return conv_rows_forward_batch_last(xt, p["conv1.weight"], p["conv1.bias"])
 
     def _tail(self, z1, p, noise):
         """Everything after conv1's pre-activation z1 (6, OH1, OW1, N), batch-last (the
-        convolutions' im2col and col2im then move runs of ``OW*N`` numbers, pooling runs of N).
+        convolutions' unfold and fold then move runs of ``OW*N`` numbers, pooling runs of N).
 
         Returns logits (N, n_classes) and the caches of the layers for :meth:`_backward`.
         """
         c = {}
         h1, c["pool1"] = max_pool_relu_batch_last(z1)  # (6, OH1/2, OW1/2, N)
-        z2, c["conv2"] = conv_forward_batch_last(h1, p["conv2.weight"], p["conv2.bias"])
+        z2, c["conv2"] = conv_rows_forward_batch_last(h1, p["conv2.weight"], p["conv2.bias"])
         h2, c["pool2"] = max_pool_relu_batch_last(z2)  # (16, S, S, N)
         h = h2.reshape(-1, h2.shape[-1]).T  # (16, S, S, N) -> (16*S*S, N) -> (N, 16*S*S), a view
         for i, layer in enumerate(("fc1", "fc2")):
@@ -250,7 +249,7 @@ class LeNet(Model):
         logits, c["fc3"] = dense_forward(h, p["fc3.weight"], p["fc3.bias"])
         return logits, c
 
-    def _backward(self, dlogits, c, conv1_cache: ConvCache, g: dict) -> None:
+    def _backward(self, dlogits, c, conv1_cache: ConvRowsCache, g: dict) -> None:
         """Backward pass; adds the gradient onto the views ``g``."""
 
         def add(name, dW, db):
@@ -267,10 +266,10 @@ class LeNet(Model):
             add(layer, *d)
         dh2 = dh.T.reshape(c["pool2"].out.shape)  # (N, 16*S*S) -> (16*S*S, N) -> (16, S, S, N)
         dz2 = max_pool_relu_batch_last_backward(dh2, c["pool2"])
-        dh1, *d = conv_backward_batch_last(dz2, c["conv2"])
+        dh1, *d = conv_rows_backward_batch_last(dz2, c["conv2"])
         add("conv2", *d)
         dz1 = max_pool_relu_batch_last_backward(dh1, c["pool1"])
-        add("conv1", *conv_backward_batch_last(dz1, conv1_cache, compute_dx=False)[1:])
+        add("conv1", *conv_rows_backward_batch_last(dz1, conv1_cache, compute_dx=False)[1:])
 
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
         p = self.unflatten(w)
@@ -313,7 +312,7 @@ class LeNet(Model):
             losses, ce_cache = softmax_cross_entropy_per_example_forward(logits, y[s])
             dlogits = softmax_cross_entropy_backward(1.0, ce_cache, n)  # of the mean over n
             self._backward(dlogits, c, conv1_cache, self.unflatten(grad_s))
-            return losses, grad_s, conv1_cache.cols
+            return losses, grad_s, conv1_cache.u, z1_s
 
         parts = map_chunks(chunk, self._chunks(n, CHUNK), self.threads)
         grad = parts[0][1]
@@ -322,7 +321,8 @@ class LeNet(Model):
         loss = self._mean(np.concatenate([part[0] for part in parts]))  # (N,)
         if not np.isfinite(loss):
             raise_if_inputs_not_finite(w, X)
-        return loss, grad, LeNetCache(X_arg, w.copy(), n, tuple(part[2] for part in parts))
+        u1, z1 = (tuple(part[i] for part in parts) for i in (2, 3))
+        return loss, grad, LeNetCache(X_arg, w.copy(), n, u1, z1)
 
     def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
         """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see :mod:`.lenet_probe`.

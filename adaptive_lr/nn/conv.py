@@ -3,6 +3,8 @@
 ``out[n, f, r, s] = b[f] + sum_{c,i,j} W[f, c, i, j] * xp[n, c, r*stride + i, s*stride + j]``
 where ``xp`` is ``x`` padded with ``pad`` zeros on each side. The vectorized kernel is one GEMM on
 the im2col matrix (:mod:`adaptive_lr.nn.im2col`); the naive loops below are its definition.
+For batch-last images (stride 1, no padding), :mod:`adaptive_lr.nn.conv_rows` computes it by kernel
+rows on the width-unfolded input instead, ``KH`` times smaller than the im2col (LeNet's layers).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .im2col import col2im, col2im_batch_last, conv_output_size, im2col, im2col_batch_last
+from .im2col import col2im, conv_output_size, im2col
 
 
 class ConvCache(NamedTuple):
@@ -152,91 +154,6 @@ def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
         w_mat = W.reshape(f, -1)  # (F, C, KH, KW) -> (F, K)
         dcols = w_mat.T @ d_mat  # (K, F) @ (F, N*OH*OW) -> (K, N*OH*OW)
         dx = col2im(dcols, x_shape, kh, kw, stride, pad)
-    return dx, dW, db
-
-
-def conv_forward_batch_last(x, W, b):
-    """Convolution of batch-last images, stride 1, no padding (the layout of LeNet's layers).
-
-    Parameters
-    ----------
-    x : ndarray, shape (C, H, W, N)
-    W : ndarray, shape (F, C, KH, KW)
-    b : ndarray, shape (F,)
-
-    Returns
-    -------
-    out : ndarray, shape (F, OH, OW, N), C-contiguous.
-    cache : ConvCache, whose ``cols`` is the (C*KH*KW, OH*OW*N) :func:`im2col_batch_last`.
-    """
-    _check_conv_shapes(x.transpose(3, 0, 1, 2), W, b)  # (C, H, W, N) -> (N, C, H, W), a view
-    c, h, w, n = x.shape
-    f, _, kh, kw = W.shape
-    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
-    cols = im2col_batch_last(x, kh, kw)  # (C, H, W, N) -> (C*KH*KW, OH*OW*N)
-    out = wide_matmul(W.reshape(f, -1), cols)  # (F, K) @ (K, OH*OW*N) -> (F, OH*OW*N)
-    out += b[:, None]  # (F,) -> (F, 1)
-    return out.reshape(f, oh, ow, n), ConvCache(cols, x.shape, W, 1, 0)  # -> (F, OH, OW, N)
-
-
-def conv_rows_batch_last(x, W, b):
-    """Forward-only convolution of batch-last images by kernel rows (stride 1, no padding).
-
-    In the batch-last layout, moving the kernel down one image row moves its window by ``OW*N``
-    columns of the width-unfolded input ``U[(c, j), (h, s, n)] = x[c, h, s + j, n]``, so the
-    convolution is ``sum_i W[:, :, i, :] @ U[:, i*OW*N : (i + OH)*OW*N]``: ``KH`` products
-    on column slices of ``U``, which is ``KH`` times smaller than the im2col matrix. For LeNet's
-    conv2 on the five stacked probes this is 1.4-2x faster than one product on the im2col.
-
-    Parameters
-    ----------
-    x : ndarray, shape (..., C, H, W, N)
-    W : ndarray, shape (..., F, C, KH, KW)
-    b : ndarray, shape (..., F)
-
-    Returns
-    -------
-    out : ndarray, shape (..., F, OH, OW, N), C-contiguous.
-    """
-    _check_conv_shapes(np.moveaxis(x, -1, -4), W, b)  # (..., C, H, W, N) -> (..., N, C, H, W)
-    *lead, c, h, w, n = x.shape
-    f, _, kh, kw = W.shape[-4:]
-    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
-    u = np.empty((*lead, c, kw, h, ow, n), dtype=x.dtype)  # the width-unfolded input
-    for j in range(kw):
-        u[..., j, :, :, :] = x[..., j : j + ow, :]  # (..., C, H, OW, N)
-    u = u.reshape(*lead, c * kw, h * ow * n)  # (..., C, KW, H, OW, N) -> (..., C*KW, H*OW*N)
-    # (..., F, C, KH, KW) -> (..., KH, F, C, KW) -> (..., KH, F, C*KW)
-    w_rows = np.moveaxis(W, -2, -4).reshape(*W.shape[:-4], kh, f, c * kw)
-    step, size = ow * n, oh * ow * n
-    out = w_rows[..., 0, :, :] @ u[..., :size]  # (..., F, C*KW) @ (..., C*KW, OH*OW*N)
-    for i in range(1, kh):
-        out += w_rows[..., i, :, :] @ u[..., i * step : i * step + size]
-    out += b[..., None]  # (..., F) -> (..., F, 1)
-    return out.reshape(*lead, f, oh, ow, n)  # (..., F, OH*OW*N) -> (..., F, OH, OW, N)
-
-
-def conv_backward_batch_last(dout, cache: ConvCache, compute_dx: bool = True):
-    """Backward pass of :func:`conv_forward_batch_last`.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (F, OH, OW, N), upstream gradient (not modified).
-
-    Returns
-    -------
-    dx : ndarray, shape (C, H, W, N), or None when ``compute_dx`` is False.
-    dW : ndarray, shape (F, C, KH, KW)
-    db : ndarray, shape (F,)
-    """
-    cols, x_shape, W, _, _ = cache
-    f, _, kh, kw = W.shape
-    d_mat = dout.reshape(f, -1)  # (F, OH, OW, N) -> (F, OH*OW*N)
-    dW, db = _weight_grads(d_mat, cols, W.shape)
-    dx = None
-    if compute_dx:
-        dcols = W.reshape(f, -1).T @ d_mat  # (K, F) @ (F, OH*OW*N) -> (K, OH*OW*N)
-        dx = col2im_batch_last(dcols, x_shape, kh, kw)
     return dx, dW, db
 
 

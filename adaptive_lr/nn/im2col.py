@@ -65,43 +65,75 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np
     return win.transpose(perm).reshape(*lead, c * kh * kw, n * oh * ow)  # one copy
 
 
-def im2col_batch_last(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """im2col of batch-last images, stride 1, no padding.
+def unfold_width(x: np.ndarray, kw: int) -> np.ndarray:
+    """Width-unfolded batch-last images, the input of a convolution by kernel rows.
+
+    ``U[..., (c, j), (h, s, n)] = x[..., c, h, s + j, n]``: every image row, unfolded along its
+    width only. Moving a kernel down one row moves its window by ``OW*N`` columns of ``U``, so the
+    convolution is ``KH`` products with column slices of ``U`` (:mod:`adaptive_lr.nn.conv`), and
+    ``U`` holds ``C*KW*H*OW*N`` numbers: ``KH*OH/H`` times fewer than the im2col.
 
     Parameters
     ----------
     x : ndarray, shape (..., C, H, W, N)
+    kw : kernel width.
 
     Returns
     -------
-    cols : ndarray, shape (..., C*KH*KW, OH*OW*N), C-contiguous: rows in the order ``(c, kh, kw)``
-        as in :func:`im2col`, columns in the order ``(oh, ow, n)``. Each row is a copy of
-        ``x[..., c, kh:kh+OH, kw:kw+OW, :]`` whose runs of ``OW*N`` numbers are contiguous in both
-        arrays, so the copy is several times faster than the batch-first one.
+    u : ndarray, shape (..., C*KW, H*OW*N), C-contiguous, dtype of ``x``: rows in the order
+        ``(c, j)``, columns in the order ``(h, s, n)``. ``KW`` copies of ``(C, H, OW*N)`` slabs
+        whose runs of ``OW*N`` numbers are contiguous in both arrays.
     """
     *lead, c, h, w, n = x.shape
-    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
-    win = sliding_window_view(x, (kh, kw), axis=(-3, -2))  # (..., C, OH, OW, N, KH, KW)
-    k = len(lead)
-    # (..., C, OH, OW, N, KH, KW) -> (..., C, KH, KW, OH, OW, N)
-    perm = (*range(k), k, k + 4, k + 5, k + 1, k + 2, k + 3)
-    return win.transpose(perm).reshape(*lead, c * kh * kw, oh * ow * n)  # one copy
+    ow = conv_output_size(w, kw)
+    u = np.empty((*lead, c, kw, h, ow, n), dtype=x.dtype)  # (..., C, KW, H, OW, N)
+    for j in range(kw):
+        u[..., j, :, :, :] = x[..., j : j + ow, :]  # (..., C, H, OW, N)
+    return u.reshape(*lead, c * kw, h * ow * n)  # (..., C, KW, H, OW, N) -> (..., C*KW, H*OW*N)
 
 
-def col2im_batch_last(dcols: np.ndarray, x_shape: tuple, kh: int, kw: int) -> np.ndarray:
-    """Adjoint of :func:`im2col_batch_last`: ``dcols`` (C*KH*KW, OH*OW*N) -> ``dx`` (C, H, W, N).
+def fold_width(du: np.ndarray, x_shape: tuple, kw: int) -> np.ndarray:
+    """Adjoint of :func:`unfold_width`: ``du`` (C*KW, H*OW*N) -> ``dx`` (C, H, W, N).
 
-    One add per kernel offset of a ``(C, OH, OW*N)`` slab whose runs of ``OW*N`` numbers are
-    contiguous.
+    One add per kernel column ``j`` of a ``(C, H, OW*N)`` slab whose runs of ``OW*N`` numbers are
+    contiguous; a new array, ``du`` is not modified.
     """
     c, h, w, n = x_shape
-    oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
-    d = dcols.reshape(c, kh, kw, oh, ow * n)  # (C*KH*KW, OH*OW*N) -> (C, KH, KW, OH, OW*N)
-    dx = np.zeros((c, h, w * n), dtype=dcols.dtype)  # (C, H, W*N)
-    for i in range(kh):
-        for j in range(kw):
-            dx[:, i : i + oh, j * n : (j + ow) * n] += d[:, i, j]
+    ow = conv_output_size(w, kw)
+    d = du.reshape(c, kw, h, ow * n)  # (C*KW, H*OW*N) -> (C, KW, H, OW*N)
+    dx = np.zeros((c, h, w * n), dtype=du.dtype)  # (C, H, W*N)
+    for j in range(kw):
+        dx[:, :, j * n : (j + ow) * n] += d[:, j]
     return dx.reshape(c, h, w, n)  # (C, H, W*N) -> (C, H, W, N)
+
+
+def unfold_width_naive(x: np.ndarray, kw: int) -> np.ndarray:
+    """Loop reference of :func:`unfold_width` for x (C, H, W, N) -> u (C*KW, H*OW*N)."""
+    c, h, w, n = x.shape
+    ow = conv_output_size(w, kw)
+    u = np.empty((c * kw, h * ow * n), dtype=x.dtype)
+    for ci in range(c):
+        for j in range(kw):
+            for r in range(h):
+                for s in range(ow):
+                    for b in range(n):
+                        u[ci * kw + j, (r * ow + s) * n + b] = x[ci, r, s + j, b]
+    return u
+
+
+def fold_width_naive(du: np.ndarray, x_shape: tuple, kw: int) -> np.ndarray:
+    """Loop reference of :func:`fold_width`: add every entry of ``du`` onto the pixel it was read
+    from."""
+    c, h, w, n = x_shape
+    ow = conv_output_size(w, kw)
+    dx = np.zeros(x_shape, dtype=du.dtype)
+    for ci in range(c):
+        for j in range(kw):
+            for r in range(h):
+                for s in range(ow):
+                    for b in range(n):
+                        dx[ci, r, s + j, b] += du[ci * kw + j, (r * ow + s) * n + b]
+    return dx
 
 
 def col2im(

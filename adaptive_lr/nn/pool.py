@@ -11,8 +11,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import relu_backward
-
 #: Window offsets (i, j) in row-major order: the tie-break order.
 _OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
@@ -74,7 +72,7 @@ def max_pool_backward(dout, cache: PoolCache):
 
 
 class PoolReluCache(NamedTuple):
-    pool: PoolCache  # of the pooling, on the (..., N, H, W) view
+    x: np.ndarray  # (..., H, W, N), the input
     out: np.ndarray  # (..., H//2, W//2, N), the output (its sign is ReLU's cache)
 
 
@@ -88,19 +86,39 @@ def max_pool_relu_batch_last(x):
     out : ndarray, shape (..., H//2, W//2, N), C-contiguous.
     cache : PoolReluCache
     """
-    a, pool_cache = max_pool_forward(np.moveaxis(x, -1, -3))  # (..., H, W, N) -> (..., N, H, W)
-    out = np.empty((*a.shape[:-3], *a.shape[-2:], a.shape[-3]), dtype=a.dtype)  # C order
-    np.maximum(np.moveaxis(a, -3, -1), 0, out=out)  # (..., N, H', W') -> (..., H', W', N)
-    return out, PoolReluCache(pool_cache, out)
+    oh, ow = _check_pool_input(x[..., 0])  # (..., H, W, N) -> (..., H, W)
+    # (..., H, W, N) -> four (..., OH, OW, N) strided views, one per window offset
+    v = [x[..., i : 2 * oh : 2, j : 2 * ow : 2, :] for i, j in _OFFSETS]
+    out = np.empty(v[0].shape, dtype=x.dtype)  # (..., OH, OW, N), C order
+    np.maximum(v[0], v[1], out=out)
+    np.maximum(out, v[2], out=out)
+    np.maximum(out, v[3], out=out)
+    np.maximum(out, 0, out=out)  # the Python 0 is weak: a float32 x stays float32
+    return out, PoolReluCache(x, out)
 
 
 def max_pool_relu_batch_last_backward(dout, cache: PoolReluCache):
     """Backward pass of :func:`max_pool_relu_batch_last`: dout (..., H//2, W//2, N) -> dx
-    (..., H, W, N), laid out like ``x``; ``dout`` is not modified."""
-    da = np.moveaxis(relu_backward(dout, cache.out), -1, -3)  # -> (..., N, H', W')
-    return np.moveaxis(
-        max_pool_backward(da, cache.pool), -3, -1
-    )  # (..., N, H, W) -> (..., H, W, N)
+    (..., H, W, N), C-contiguous; ``dout`` is not modified.
+
+    ReLU's gradient ``g = dout * (out > 0)`` goes to the first maximum of each window in the order
+    of :data:`_OFFSETS`, like :func:`max_pool_backward`: the part ``rest`` of ``g`` that no earlier
+    offset took goes to the offsets equal to ``out``, and is subtracted from ``rest`` there
+    (``r - r`` is exactly 0; 3-4x faster than ``np.copyto(rest, 0, where=hit)``). Where the pooled
+    maximum is not positive, ``out`` (0) may match no entry or a spurious one, but ``g`` is 0.
+    """
+    x, out = cache
+    oh, ow = out.shape[-3:-1]
+    even = x.shape[-3] == 2 * oh and x.shape[-2] == 2 * ow  # every entry of dx is written below
+    dx = (np.empty if even else np.zeros)(x.shape, dtype=dout.dtype)
+    rest = dout * (out > 0)  # (..., OH, OW, N), a new array; the bool factor keeps dout's dtype
+    for k, (i, j) in enumerate(_OFFSETS):
+        hit = x[..., i : 2 * oh : 2, j : 2 * ow : 2, :] == out  # (..., OH, OW, N)
+        taken = dx[..., i : 2 * oh : 2, j : 2 * ow : 2, :]  # (..., OH, OW, N), a view
+        np.multiply(rest, hit, out=taken)
+        if k < len(_OFFSETS) - 1:
+            rest -= taken
+    return dx
 
 
 def max_pool_forward_naive(x):

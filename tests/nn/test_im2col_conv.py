@@ -7,20 +7,15 @@ from hypothesis import strategies as st
 
 from adaptive_lr.nn.conv import (
     conv_backward,
-    conv_backward_batch_last,
     conv_backward_naive,
     conv_forward,
-    conv_forward_batch_last,
     conv_forward_naive,
-    conv_rows_batch_last,
 )
 from adaptive_lr.nn.im2col import (
     col2im,
-    col2im_batch_last,
     col2im_naive,
     conv_output_size,
     im2col,
-    im2col_batch_last,
     im2col_naive,
 )
 
@@ -128,68 +123,3 @@ def test_conv_rejects_bad_shapes_and_mixed_dtypes():
         conv_forward(x.astype(np.float32), np.zeros((4, 3, 3, 3)), b)
     with pytest.raises(ValueError, match="smaller than the kernel"):
         conv_forward(np.zeros((1, 3, 2, 2)), np.zeros((4, 3, 3, 3)), b)
-
-
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
-def test_im2col_batch_last_is_im2col_with_the_batch_axis_last(n, kh, kw, seed):
-    """Exact: the same numbers, columns reordered from (n, oh, ow) to (oh, ow, n); with a leading
-    stack axis as in the fused probes."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, n, 3, kh + 2, kw + 3))  # (P, N, C, H, W)
-    oh, ow = 3, 4
-    cols = im2col_batch_last(np.moveaxis(x, 1, -1), kh, kw)  # (P, C, H, W, N) -> (P, K, OH*OW*N)
-    ref = im2col(x, kh, kw).reshape(2, -1, n, oh, ow)  # (P, K, N*OH*OW) -> (P, K, N, OH, OW)
-    ref = np.moveaxis(ref, 2, -1).reshape(2, -1, oh * ow * n)  # -> (P, K, OH*OW*N)
-    assert cols.flags.c_contiguous
-    np.testing.assert_array_equal(cols, ref)
-    assert np.array_equal(im2col_naive(x[0], kh, kw), im2col(x[0], kh, kw))
-
-
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
-def test_col2im_batch_last_is_col2im_with_the_batch_axis_last(n, kh, kw, seed):
-    """The adjoint of im2col_batch_last: col2im of the same columns, reordered (1e-15)."""
-    rng = np.random.default_rng(seed)
-    h, w = kh + 2, kw + 3
-    dcols = rng.standard_normal((3 * kh * kw, 3 * 4 * n))  # (K, OH*OW*N)
-    dx = col2im_batch_last(dcols, (3, h, w, n), kh, kw)  # (C, H, W, N)
-    batch_first = np.moveaxis(dcols.reshape(-1, 3, 4, n), -1, 1).reshape(dcols.shape[0], -1)
-    ref = col2im(batch_first, (n, 3, h, w), kh, kw)  # (N, C, H, W)
-    np.testing.assert_allclose(dx, np.moveaxis(ref, 0, -1), rtol=1e-15, atol=1e-15)
-
-
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
-def test_conv_batch_last_is_conv_with_the_batch_axis_last(n, k, seed):
-    """Forward and backward against the naive loops, in the other layout: the same sums in
-    another order (1e-13 relative); the random dout is not modified."""
-    rng = np.random.default_rng(seed)
-    x, W, b = (
-        rng.standard_normal((n, 2, k + 3, k + 2)),
-        rng.standard_normal((3, 2, k, k)),
-        rng.standard_normal(3),
-    )
-    out, cache = conv_forward_batch_last(np.ascontiguousarray(np.moveaxis(x, 0, -1)), W, b)
-    ref, ref_cache = conv_forward_naive(x, W, b)
-    np.testing.assert_allclose(out, np.moveaxis(ref, 0, -1), rtol=1e-13, atol=1e-13)
-    dout = rng.standard_normal(ref.shape)  # (N, F, OH, OW)
-    dout_bl = np.ascontiguousarray(np.moveaxis(dout, 0, -1))  # -> (F, OH, OW, N)
-    before = dout_bl.copy()
-    dx, dW, db = conv_backward_batch_last(dout_bl, cache)
-    rdx, rdW, rdb = conv_backward_naive(dout, ref_cache)
-    np.testing.assert_array_equal(dout_bl, before)
-    np.testing.assert_allclose(dx, np.moveaxis(rdx, 0, -1), rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(dW, rdW, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(db, rdb, rtol=1e-13, atol=1e-13)
-    assert conv_backward_batch_last(dout_bl, cache, compute_dx=False)[0] is None
-
-
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
-def test_conv_by_kernel_rows_is_the_convolution(n, kh, kw, seed):
-    """Stacked (P = 2 weight sets, as in the fused probes), batch-last, against the naive loops
-    of each stack entry: the same sums in another order (1e-13 relative)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, n, 3, kh + 3, kw + 2))  # (P, N, C, H, W)
-    W, b = rng.standard_normal((2, 4, 3, kh, kw)), rng.standard_normal((2, 4))
-    out = conv_rows_batch_last(np.ascontiguousarray(np.moveaxis(x, 1, -1)), W, b)
-    for k in range(2):
-        ref = conv_forward_naive(x[k], W[k], b[k])[0]  # (N, F, OH, OW)
-        np.testing.assert_allclose(out[k], np.moveaxis(ref, 0, -1), rtol=1e-13, atol=1e-13)

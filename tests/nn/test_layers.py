@@ -203,3 +203,33 @@ def test_pool_relu_batch_last_is_relu_of_the_pooling_with_the_batch_axis_last():
         dx, max_pool_backward_naive(d_ref, ref_cache).transpose(1, 2, 3, 0)
     )
     np.testing.assert_array_equal(dout, before)
+
+
+@given(
+    st.integers(1, 3), st.integers(1, 2), st.integers(2, 7), st.integers(2, 7), seeds,
+    st.sampled_from([np.float32, np.float64]),
+)  # fmt: skip
+def test_pool_relu_batch_last_matches_naive_loops_with_ties_and_odd_sizes(n, c, h, w, seed, dtype):
+    """Exact, like the test above, for drawn shapes (odd sizes drop a row or column, whose
+    gradient is 0), both dtypes (no upcast), and small integers (many ties and zeros)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (n, c, h, w)).astype(dtype)  # (N, C, H, W)
+    out, cache = max_pool_relu_batch_last(np.ascontiguousarray(x.transpose(1, 2, 3, 0)))
+    ref, ref_cache = max_pool_forward_naive(x)
+    np.testing.assert_array_equal(out, np.maximum(ref, 0).transpose(1, 2, 3, 0))
+    dout = rng.standard_normal(out.shape).astype(dtype)  # (C, H/2, W/2, N)
+    dx = max_pool_relu_batch_last_backward(dout, cache)
+    d_ref = dout.transpose(3, 0, 1, 2) * (ref > 0)  # (N, C, H/2, W/2)
+    expected = max_pool_backward_naive(d_ref, ref_cache).transpose(1, 2, 3, 0)
+    assert out.dtype == dtype and dx.dtype == dtype and dx.flags.c_contiguous
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_pool_relu_batch_last_matches_central_differences():
+    """Away from ties and kinks (gradcheck's tolerance)."""
+    rng = np.random.default_rng(8)
+    x = without_ties(rng, (2, 5, 4, 3)) - 0.505  # (C, H, W, N), half negative, none near 0
+    out, cache = max_pool_relu_batch_last(x)
+    dout = rng.standard_normal(out.shape)
+    dx = max_pool_relu_batch_last_backward(dout, cache)
+    assert_close(dx, numerical_grad(lambda v: max_pool_relu_batch_last(v)[0], x, dout))
