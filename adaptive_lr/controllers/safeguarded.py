@@ -43,6 +43,13 @@ def averaged_newton_target(intercept: float, curvature: float) -> float:
     return -intercept / curvature
 
 
+def check_flag(name: str, value) -> bool:
+    """A switch must be a bool (not a truthy number or string)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def trust_region(candidate: float, eta: float, ratio: float | None) -> float:
     """Clip ``candidate`` to at most ``eta * ratio`` (no-op when ``ratio`` is None).
 
@@ -183,15 +190,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
             if not trust_ratio > 1:
                 raise ValueError(f"trust_ratio must be > 1 or None, got {trust_ratio!r}")
         self.trust_ratio = trust_ratio
-        if not isinstance(curvature_fallback, (bool, np.bool_)):
-            raise ValueError(f"curvature_fallback must be a bool, got {curvature_fallback!r}")
-        self.curvature_fallback = bool(curvature_fallback)
-        if not isinstance(target_fallback, (bool, np.bool_)):
-            raise ValueError(f"target_fallback must be a bool, got {target_fallback!r}")
-        self.target_fallback = bool(target_fallback)
-        if not isinstance(no_increasing_step, (bool, np.bool_)):
-            raise ValueError(f"no_increasing_step must be a bool, got {no_increasing_step!r}")
-        self.no_increasing_step = bool(no_increasing_step)
+        self.curvature_fallback = check_flag("curvature_fallback", curvature_fallback)
+        self.target_fallback = check_flag("target_fallback", target_fallback)
+        self.no_increasing_step = check_flag("no_increasing_step", no_increasing_step)
         self.relative_eps = None if relative_eps is None else check_positive(
             "relative_eps", relative_eps)
         self.eps = check_positive("eps", eps)
@@ -204,6 +205,11 @@ class SafeguardedSecondOrderLR(LearningRateController):
         self.n_shortened = 0
         self.last_f: np.ndarray | None = None
         self.last_loss: float | None = None
+
+    @property
+    def factor(self) -> float:
+        """``r``: the trust ratio, or 2 without a trust region (the fallbacks' step factor)."""
+        return 2.0 if self.trust_ratio is None else self.trust_ratio
 
     def step_eps(self, eta: float) -> float:
         """The finite-difference step used at rate ``eta``."""
@@ -249,13 +255,12 @@ class SafeguardedSecondOrderLR(LearningRateController):
             raises_loss = F2 > 0 and eta > 2 * candidate    # f(eta) > f(0) on the model
             if self.target_fallback and candidate <= 0:
                 self.n_fallback += 1
-                candidate = eta / (2.0 if self.trust_ratio is None else self.trust_ratio)
+                candidate = eta / self.factor
         else:
             self.n_fallback += 1
-            r = 2.0 if self.trust_ratio is None else self.trust_ratio
             # The sign of the averaged slope, not of F1: with A <= 0 the model's
             # extrapolation B + A eta is meaningless far from the etas it was measured at.
-            candidate = eta / r if self.slope > 0 else eta
+            candidate = eta / self.factor if self.slope > 0 else eta
         clipped = trust_region(candidate, eta, self.trust_ratio)
         self.n_clipped += clipped != candidate
         if self._propose(clipped, self.delta) and raises_loss and self.no_increasing_step:
