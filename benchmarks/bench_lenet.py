@@ -51,18 +51,18 @@ def numpy_steps(model, w, X, y, rng):
 
     def basic():
         noise = model.sample_noise(rng, X.shape[0])
-        _, grad, _ = model.forward_backward(w, X, y, noise=noise)
+        grad = model.forward_backward(w, X, y, noise=noise).grad
         return w - dtype(ETA) * grad
 
     def adaptive():
         noise = model.sample_noise(rng, X.shape[0])
-        _, grad, cache = model.forward_backward(w, X, y, noise=noise)
+        _, grad, cache, _ = model.forward_backward(w, X, y, noise=noise)
         model.line_losses(w, grad, ETAS, X, y, noise=noise, cache=cache)
         return w - dtype(ETA) * grad
 
     def plain():
         noise = model.sample_noise(rng, X.shape[0])
-        _, grad, _ = model.forward_backward(w, X, y, noise=noise)
+        grad = model.forward_backward(w, X, y, noise=noise).grad
         Model.line_losses(model, w, grad, ETAS, X, y, noise=noise)  # one pass per eta
         return w - dtype(ETA) * grad
 

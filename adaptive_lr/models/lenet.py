@@ -8,82 +8,70 @@ with ``S = 5`` for 32x32 inputs (CIFAR-10) and ``S = 4`` for 28x28 inputs (MNIST
 mean softmax cross-entropy. Parameter names and shapes are PyTorch's (``conv1.weight`` (6,C,5,5),
 ..., ``fc3.weight`` (classes, 84)), in the order of PyTorch's ``state_dict``.
 
+Kernels. The convolutions and poolings run on the fast kernels of :mod:`adaptive_lr.fast`, on
+batch-last activations (C, H, W, N); each reproduces textbook layers of :mod:`adaptive_lr.nn` on
+(N, C, H, W), to rounding (``tests/test_lenet_textbook.py`` checks the whole loss and gradient):
+
+* conv1, conv2: :func:`~adaptive_lr.fast.conv_rows.conv_rows_forward_batch_last` and
+  :func:`~adaptive_lr.fast.conv_rows.conv_rows_backward_batch_last` (by kernel rows on
+  :func:`~adaptive_lr.fast.unfold.unfold_width`) reproduce :func:`~adaptive_lr.nn.conv.conv_forward`
+  and :func:`~adaptive_lr.nn.conv.conv_backward` (by im2col);
+* ReLU and pooling after each convolution: :func:`~adaptive_lr.fast.pool.max_pool_relu_batch_last`
+  and its backward reproduce :func:`~adaptive_lr.nn.activations.relu_forward` followed by
+  :func:`~adaptive_lr.nn.pool.max_pool_forward`, and their backward passes;
+* the fused probes (:mod:`.lenet_probe`) use the forward-only
+  :func:`~adaptive_lr.fast.conv_rows.conv_rows_batch_last`,
+  :func:`~adaptive_lr.fast.conv_rows.rows_matmul` and the same pooling;
+* :mod:`adaptive_lr.fast.chunks` splits the batch into chunks of ``CHUNK`` examples.
+
+fc1-fc3, their ReLUs, dropout and the loss are the textbook layers themselves
+(:mod:`adaptive_lr.nn.dense`, :mod:`~adaptive_lr.nn.activations`, :mod:`~adaptive_lr.nn.dropout`,
+:mod:`~adaptive_lr.nn.losses`). The layers are wired in :mod:`.lenet_layers`.
+
 Implementation notes (each one is exact, not an approximation):
 
 * Max pooling commutes with ReLU (both are monotone), so the network applies ReLU *after* each
   pooling, on a 4x smaller array. Gradients agree away from ties and kinks.
 * The first layer needs no input gradient: its backward pass computes only ``dW`` and ``db``.
-* Dropout masks are an explicit input (:meth:`LeNet.sample_noise`); ``noise=None`` is evaluation
-  mode (no dropout), as the paper intends and unlike the authors' code, which also dropped units at
-  test time (DESIGN.md).
-* Both convolutions run by kernel rows on the width-unfolded input, 5x smaller than the im2col
-  (:mod:`adaptive_lr.nn.conv_rows`). Fused probes (:meth:`LeNet.line_losses`, DESIGN.md idea 4)
-  reuse it and conv1's pre-activations and run each later layer once on all probes stacked
-  (:mod:`adaptive_lr.models.lenet_probe`).
+* Dropout masks are an explicit input (:meth:`LeNet.sample_noise`), so that the gradient and every
+  probe of one step see the same function; ``noise=None`` is evaluation mode (no dropout), as the
+  paper intends and unlike the authors' code, which also dropped units at test time.
+* The width-unfolded input of a convolution by kernel rows holds ``C*5*H*OW`` numbers per image,
+  ``5*OH/H`` times fewer than the im2col (4.4 for conv1 on 32x32). The fused probes
+  (:meth:`LeNet.line_losses`) reuse it and conv1's pre-activations from the gradient's pass, and
+  run each later layer once on all probes stacked (:mod:`.lenet_probe`).
 * :meth:`LeNet.forward_backward` runs on chunks of ``CHUNK`` examples and sums their gradients
   (the same gradient, rounded differently), so that temporaries stay small and are not
-  page-faulted afresh on every step (:mod:`adaptive_lr.nn.chunks`).
+  page-faulted afresh on every step (:mod:`adaptive_lr.fast.chunks`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from ..fast.chunks import example_chunks, map_chunks, raise_heap_thresholds
 from ..nn import (
-    ConvRowsCache,
-    conv_rows_backward_batch_last,
-    conv_rows_forward_batch_last,
     cross_entropy_per_example,
-    dense_backward,
-    dense_forward,
-    dropout_backward,
-    dropout_forward,
     dropout_mask,
-    relu_backward,
-    relu_forward,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_per_example_forward,
 )
-from ..nn.chunks import example_chunks, map_chunks, raise_heap_thresholds
-from ..nn.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from ..params import make_layout
-from .base import Model, check_dtype, check_labels, raise_if_inputs_not_finite
+from .base import GradientPass, Model, check_dtype, check_labels, raise_if_inputs_not_finite
+from .lenet_layers import (
+    CHUNK,
+    KERNEL,
+    LeNetCache,
+    LeNetNoise,
+    backward,
+    check_image_size,
+    chunk_noise,
+    conv1_forward,
+    tail_forward,
+)
+from .lenet_probe import fused_line_losses
 
-KERNEL = 5  # both convolutions are 5x5, stride 1, no padding
-MIN_IMAGE = 16  # smallest side that survives conv 5 -> pool 2 -> conv 5 -> pool 2
-CHUNK = 64  # examples per chunk of forward_backward and of the fused probes
-
-
-class LeNetNoise(NamedTuple):
-    """Dropout keep-masks of one step (True = kept); bool, so valid for float32 and float64."""
-
-    keep1: np.ndarray  # (N, 120), after fc1
-    keep2: np.ndarray  # (N, 84), after fc2
-
-
-class LeNetCache(NamedTuple):
-    """Forward cache of :meth:`LeNet.forward_backward` that a probe on the same batch reuses,
-    one entry per chunk of ``CHUNK`` examples."""
-
-    X: object  # the X argument, as passed (identity check)
-    w: np.ndarray  # copy of w
-    n: int  # number of examples
-    u1: tuple  # per chunk of n_s examples: (C*5, H*OW1*n_s), the width-unfolded X[s], batch-last
-    z1: tuple  # per chunk of n_s examples: (6, OH1, OW1, n_s), conv1's pre-activations at w
-
-
-def check_image_size(h: int, w: int, what: str) -> None:
-    """A clear error for images too small for the two 5x5 convolutions and 2x2 poolings."""
-    if min(h, w) < MIN_IMAGE:
-        raise ValueError(f"{what}: images of {h}x{w} are too small for LeNet's two 5x5 "
-                         f"convolutions and 2x2 poolings (at least {MIN_IMAGE}x{MIN_IMAGE})")
-
-
-def chunk_noise(noise: LeNetNoise | None, s: slice) -> LeNetNoise | None:
-    """The masks of the examples ``s`` of a batch (views)."""
-    return None if noise is None else LeNetNoise(noise.keep1[s], noise.keep2[s])
+__all__ = ["CHUNK", "LeNet", "LeNetCache", "LeNetNoise"]
 
 
 class LeNet(Model):
@@ -115,7 +103,6 @@ class LeNet(Model):
     """
 
     task = "classification"
-    has_exact_line_derivatives = False
 
     def __init__(
         self,
@@ -141,9 +128,8 @@ class LeNet(Model):
         if int(threads) < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.threads = int(threads)
-        # spatial sizes: conv1 output, then after pool, conv2 and pool
-        self.conv1_size = (h - KERNEL + 1, w - KERNEL + 1)
-        s2 = ((h - KERNEL + 1) // 2 - KERNEL + 1) // 2, ((w - KERNEL + 1) // 2 - KERNEL + 1) // 2
+        # the side S of conv2's pooled maps: conv 5 -> pool 2 -> conv 5 -> pool 2
+        s2 = [((side - KERNEL + 1) // 2 - KERNEL + 1) // 2 for side in (h, w)]
         self.flat_features = 16 * s2[0] * s2[1]  # 400 for 32x32, 256 for 28x28
         c, k = self.in_channels, KERNEL
         self.layout = make_layout([
@@ -198,9 +184,9 @@ class LeNet(Model):
         if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
             raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
         X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it already is
-        # One sum is ~4x cheaper than isfinite().all() and is non-finite whenever X is; a finite X
-        # whose sum overflows falls through the exact check. Checked eagerly because a ReLU network
-        # can map an inf pixel to a finite loss (negative pre-activation -> ReLU -> 0).
+        # One sum (one pass, no temporary, unlike isfinite(X).all()) is non-finite whenever X is;
+        # a finite X whose sum overflows falls through to the exact check. Checked eagerly because
+        # a ReLU network can map an inf pixel to a finite loss (negative pre-activation -> 0).
         if not np.isfinite(np.sum(X)):
             raise_if_inputs_not_finite(np.zeros(1), X)
         return X
@@ -224,56 +210,10 @@ class LeNet(Model):
         y = check_labels(y, X.shape[0], self.n_classes)
         return w, X, y, self._check_noise(noise, X.shape[0])
 
-    # -- the network -----------------------------------------------------------------------
-    def _conv1(self, p, X):
-        """conv1 by kernel rows: X (N,C,H,W) -> Z1 (6, OH1, OW1, N), batch-last, and its cache."""
-        xt = np.ascontiguousarray(X.transpose(1, 2, 3, 0))  # (N,C,H,W) -> (C,H,W,N)
-        return conv_rows_forward_batch_last(xt, p["conv1.weight"], p["conv1.bias"])
-
-    def _tail(self, z1, p, noise):
-        """Everything after conv1's pre-activation z1 (6, OH1, OW1, N), batch-last (the
-        convolutions' unfold and fold then move runs of ``OW*N`` numbers, pooling runs of N).
-
-        Returns logits (N, n_classes) and the caches of the layers for :meth:`_backward`.
-        """
-        c = {}
-        h1, c["pool1"] = max_pool_relu_batch_last(z1)  # (6, OH1/2, OW1/2, N)
-        z2, c["conv2"] = conv_rows_forward_batch_last(h1, p["conv2.weight"], p["conv2.bias"])
-        h2, c["pool2"] = max_pool_relu_batch_last(z2)  # (16, S, S, N)
-        h = h2.reshape(-1, h2.shape[-1]).T  # (16, S, S, N) -> (16*S*S, N) -> (N, 16*S*S), a view
-        for i, layer in enumerate(("fc1", "fc2")):
-            z, c[layer] = dense_forward(h, p[f"{layer}.weight"], p[f"{layer}.bias"])
-            h, c[f"relu_{layer}"] = relu_forward(z)
-            if noise is not None:
-                h, c[f"drop_{layer}"] = dropout_forward(h, noise[i], self.dropout)
-        logits, c["fc3"] = dense_forward(h, p["fc3.weight"], p["fc3.bias"])
-        return logits, c
-
-    def _backward(self, dlogits, c, conv1_cache: ConvRowsCache, g: dict) -> None:
-        """Backward pass; adds the gradient onto the views ``g``."""
-
-        def add(name, dW, db):
-            g[f"{name}.weight"] += dW
-            g[f"{name}.bias"] += db
-
-        dh, *d = dense_backward(dlogits, c["fc3"])
-        add("fc3", *d)
-        for layer in ("fc2", "fc1"):
-            if f"drop_{layer}" in c:
-                dh = dropout_backward(dh, c[f"drop_{layer}"])
-            dh = relu_backward(dh, c[f"relu_{layer}"])
-            dh, *d = dense_backward(dh, c[layer])
-            add(layer, *d)
-        dh2 = dh.T.reshape(c["pool2"].out.shape)  # (N, 16*S*S) -> (16*S*S, N) -> (16, S, S, N)
-        dz2 = max_pool_relu_batch_last_backward(dh2, c["pool2"])
-        dh1, *d = conv_rows_backward_batch_last(dz2, c["conv2"])
-        add("conv2", *d)
-        dz1 = max_pool_relu_batch_last_backward(dh1, c["pool1"])
-        add("conv1", *conv_rows_backward_batch_last(dz1, conv1_cache, compute_dx=False)[1:])
-
+    # -- the network (see adaptive_lr.models.lenet_layers) ---------------------------------
     def _per_example_losses(self, w, X, y, noise) -> np.ndarray:
         p = self.unflatten(w)
-        logits, _ = self._tail(self._conv1(p, X)[0], p, noise)
+        logits, _ = tail_forward(conv1_forward(p, X)[0], p, noise, self.dropout)
         return cross_entropy_per_example(logits, y)[0]  # (N,)
 
     def _chunks(self, n: int, size: int | None = None):
@@ -285,33 +225,35 @@ class LeNet(Model):
         return total / per_example.shape[0]
 
     # -- the model interface ---------------------------------------------------------------
-    def loss(self, w, X, y, *, noise=None) -> float:
+    def loss(self, w, X, y, *, noise=None, state=None) -> float:
         """Mean cross-entropy on the batch (dropout with ``noise``, evaluation mode without)."""
+        self._check_state(state)
         w, X, y, noise = self._inputs(w, X, y, noise)
         per_example = np.empty(X.shape[0], dtype=w.dtype)
         for s in self._chunks(X.shape[0]):
             per_example[s] = self._per_example_losses(w, X[s], y[s], chunk_noise(noise, s))
         return self._mean(per_example)
 
-    def forward_backward(self, w, X, y, *, noise=None):
+    def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes.
 
         Runs on chunks of ``CHUNK`` examples (module docstring), on ``threads`` threads, and adds
         up their gradients in chunk order.
         """
+        self._check_state(state)
         X_arg = X
         w, X, y, noise = self._inputs(w, X, y, noise)
         n = X.shape[0]
         p = self.unflatten(w)
-        raise_heap_thresholds()  # once per process: see adaptive_lr.nn.chunks
+        raise_heap_thresholds()  # once per process: see adaptive_lr.fast.chunks
 
         def chunk(s):
             grad_s = np.zeros_like(w)
-            z1_s, conv1_cache = self._conv1(p, X[s])
-            logits, c = self._tail(z1_s, p, chunk_noise(noise, s))
+            z1_s, conv1_cache = conv1_forward(p, X[s])
+            logits, c = tail_forward(z1_s, p, chunk_noise(noise, s), self.dropout)
             losses, ce_cache = softmax_cross_entropy_per_example_forward(logits, y[s])
             dlogits = softmax_cross_entropy_backward(1.0, ce_cache, n)  # of the mean over n
-            self._backward(dlogits, c, conv1_cache, self.unflatten(grad_s))
+            backward(dlogits, c, conv1_cache, self.unflatten(grad_s))
             return losses, grad_s, conv1_cache.u, z1_s
 
         parts = map_chunks(chunk, self._chunks(n, CHUNK), self.threads)
@@ -322,29 +264,31 @@ class LeNet(Model):
         if not np.isfinite(loss):
             raise_if_inputs_not_finite(w, X)
         u1, z1 = (tuple(part[i] for part in parts) for i in (2, 3))
-        return loss, grad, LeNetCache(X_arg, w.copy(), n, u1, z1)
+        return GradientPass(loss, grad, LeNetCache(X_arg, w.copy(), n, u1, z1))
 
-    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None,
+                    state=None) -> np.ndarray:
         """``[L(w - eta*d) for eta in etas]`` (Eq. 3-4), fused: see :mod:`.lenet_probe`.
 
         ``w, d`` (n_params,) of one dtype, ``etas`` (P,), ``X`` (N, C, H, W), ``y`` (N,), ``noise``
         the step's :class:`LeNetNoise` or None, ``cache`` a :class:`LeNetCache` from
         ``forward_backward(w, X, y)`` on this batch or None. Returns float64 losses (P,),
-        computed in the dtype of ``w``.
+        computed in the dtype of ``w`` with the batch mean summed in float64.
         """
-        from .lenet_probe import fused_line_losses  # that module builds on this one
-
+        self._check_state(state)
         w_checked, X_checked, y, noise = self._inputs(w, X, y, noise)
         d = self._check_direction(w_checked, d)
-        return fused_line_losses(self, w_checked, d, etas, X_checked, y, noise, cache, X)
+        return fused_line_losses(w_checked, d, etas, X_checked, y, noise, cache, X_arg=X,
+                                 layout=self.layout, dropout=self.dropout, threads=self.threads)
 
-    def predict(self, w, X) -> np.ndarray:
+    def predict(self, w, X, *, state=None) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (no dropout)."""
+        self._check_state(state)
         w = self._check_w(w)
         X = self._check_X(X, w.dtype)
         p = self.unflatten(w)
         out = np.empty(X.shape[0], dtype=np.int64)
         for s in self._chunks(X.shape[0]):
-            logits, _ = self._tail(self._conv1(p, X[s])[0], p, None)
+            logits, _ = tail_forward(conv1_forward(p, X[s])[0], p, None, self.dropout)
             out[s] = np.argmax(logits, axis=1)
         return out

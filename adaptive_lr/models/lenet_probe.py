@@ -1,33 +1,29 @@
-"""Fused probes of LeNet (DESIGN.md, idea 4): ``L(w - c_k d)`` for ``P`` step sizes ``c_k``
-without unfolding the input again and with every layer run once on all probes.
+"""Fused probes of LeNet: the losses ``L(w - c_k d)`` at ``P`` step sizes ``c_k`` (Eq. 3-4) with
+every layer run once on all probes and, given the gradient's cache, conv1's input not unfolded
+again.
 
-conv1 reuses the pre-activations ``Z1`` and the width-unfolded ``X`` that the gradient's forward
-pass kept (:class:`~adaptive_lr.models.lenet.LeNetCache`): conv1 is linear in its weights, so its
-pre-activations at the ``P`` probe points are ``Z1 - c_k Zd1``, with ``Zd1`` the convolution of
-``X`` with the direction's conv1 weights, one product by kernel rows with 6 filters. Measured per
-chunk of 64 images in float32: 1.6 ms, against 3.3 ms for one product of the ``(P*6, C*25)``
-stacked probe weights with a kept im2col (which cost 60 MiB at batch 256) and 3.5-7 ms for the
-stacked weights by kernel rows. The probes differ from ``conv(X, W1 - c_k D1)`` by rounding only.
-The rest of the network runs on the ``P`` probes stacked along a leading axis, each with its own
-parameters, as batched matrix products, on chunks of examples so that the ``P``-fold stacked
-arrays stay small. Activations stay channel-major, ``(P, C, n, H, W)``, as the products leave
-them, so pooling reads contiguous rows.
+conv1 is linear in its weights, so its pre-activations at the probe points are ``Z1 - c_k Zd1``,
+with ``Z1`` the pre-activations at ``w`` that the gradient's pass kept
+(:class:`~adaptive_lr.models.lenet_layers.LeNetCache`) and ``Zd1 = conv(X, D1) + db1`` one product
+by kernel rows with 6 filters on the width-unfolded ``X``, also kept. The probes differ from
+``conv(X, W1 - c_k D1)`` by rounding only. The rest of the network runs on the ``P`` probes stacked
+along a leading axis, each with its own parameters, as batched matrix products, on chunks of
+``CHUNK`` examples so that the ``P``-fold stacked arrays stay small. Activations stay batch-last,
+``(P, C, H, W, n)``, like those of the gradient's pass
+(:mod:`~adaptive_lr.models.lenet_layers`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..nn import (
-    cross_entropy_per_example,
-    dropout_forward,
-    relu_forward,
-)
-from ..nn.chunks import map_chunks
-from ..nn.conv_rows import conv_rows_batch_last, kernel_rows, rows_matmul
-from ..nn.im2col import unfold_width
-from ..nn.pool import max_pool_relu_batch_last
-from .lenet import CHUNK, KERNEL, LeNet, LeNetCache, LeNetNoise, chunk_noise
+from ..fast.chunks import example_chunks, map_chunks
+from ..fast.conv_rows import conv_rows_batch_last, kernel_rows, rows_matmul
+from ..fast.pool import max_pool_relu_batch_last
+from ..fast.unfold import unfold_width
+from ..nn import cross_entropy_per_example, dropout_forward, relu_forward
+from ..params import Layout, unflatten
+from .lenet_layers import CHUNK, KERNEL, LeNetCache, LeNetNoise, chunk_noise
 
 
 def check_cache(cache, w, X_arg, X) -> None:
@@ -42,9 +38,9 @@ def check_cache(cache, w, X_arg, X) -> None:
 
 
 def probe_params(W, D, c, names) -> dict[str, np.ndarray]:
-    """Parameters ``names`` at the probe points ``w - c[k] * d``: {name: (P, *shape)}, each
-    C-contiguous (NumPy's stacked matmul calls BLAS only on contiguous stacks; a strided one is
-    ~3x slower). ``W, D`` are the unflattened ``w, d``, ``c`` (P,) the step sizes.
+    """Parameters ``names`` at the probe points ``w - c[k] * d``: {name: (P, *shape)}, each a new
+    C-contiguous array (NumPy's stacked matmul hands BLAS only stacks of suitably strided
+    matrices). ``W, D`` are the unflattened ``w, d``, ``c`` (P,) the step sizes.
     """
     return {
         name: W[name] - c.reshape(-1, *[1] * W[name].ndim) * D[name]  # (P, *shape)
@@ -52,19 +48,19 @@ def probe_params(W, D, c, names) -> dict[str, np.ndarray]:
     }
 
 
-def _conv1_probes(model: LeNet, W, D, c, X, s, cache: LeNetCache | None) -> np.ndarray:
-    """conv1, ReLU and pooling of the examples ``s`` at the ``P`` probe points ``w - c[k] d``,
-    channel-major: (P, 6, OH1/2, OW1/2, n) batch-last.
+def _conv1_probes(W, D, c, X, s, cache: LeNetCache | None) -> np.ndarray:
+    """conv1, ReLU and pooling of the examples ``s`` at the ``P`` probe points ``w - c[k] d``:
+    (P, 6, OH1/2, OW1/2, n), batch-last.
 
-    conv1 is linear in its weights, so they are ``Z1 - c[k] Zd1`` with ``Z1`` the pre-activations
-    at ``w`` (kept by the gradient's pass) and ``Zd1 = conv(X, D1) + db1`` one product by kernel
-    rows on the width-unfolded ``X[s]`` (also kept). ``W, D`` are the unflattened ``w, d``,
-    ``c`` (P,) the probes' step sizes. One probe after the other, so that the pre-activations
-    are a (6, OH1*OW1*n) temporary, not a P-fold one (float64, batch 256: ~10,000 fewer page
-    faults per step).
+    conv1 is linear in its weights, so its pre-activations there are ``Z1 - c[k] Zd1`` with ``Z1``
+    the pre-activations at ``w`` (kept by the gradient's pass) and ``Zd1 = conv(X, D1) + db1`` one
+    product by kernel rows on the width-unfolded ``X[s]`` (also kept); without a cache, one
+    product by kernel rows computes both. ``W, D`` are the unflattened ``w, d``, ``c`` (P,) the
+    probes' step sizes, ``X`` (N, C, H, W). One probe after the other, so that the probe's
+    pre-activations are one (6, OH1*OW1*n) temporary, reused, not a P-fold one.
     """
     n = s.stop - s.start
-    oh, ow = model.conv1_size
+    oh, ow = X.shape[2] - KERNEL + 1, X.shape[3] - KERNEL + 1  # conv1's output size
     step, size = ow * n, oh * ow * n
     if cache is not None:
         u1 = cache.u1[s.start // CHUNK]  # (C*5, H*OW1*n)
@@ -89,14 +85,13 @@ def _conv1_probes(model: LeNet, W, D, c, X, s, cache: LeNetCache | None) -> np.n
     return h1
 
 
-def _tail_losses(model: LeNet, h1, p, noise: LeNetNoise | None, y) -> np.ndarray:
+def _tail_losses(h1, p, noise: LeNetNoise | None, dropout: float, y) -> np.ndarray:
     """Per-example losses (P, n) from conv1's pooled activations h1 (P, 6, OH1/2, OW1/2, n).
 
-    The activations stay batch-last, ``(P, C, H, W, n)``, like those of the gradient's pass:
-    conv2 runs by kernel rows on the width-unfolded input
-    (:func:`~adaptive_lr.nn.conv_rows.conv_rows_batch_last`), pooling compares runs of ``n``, and
-    the flattened features ``(P, 16*S*S, n)`` are a free reshape that the dense layers multiply from
-    the left (``W @ h``).
+    The layers of :func:`~adaptive_lr.models.lenet_layers.tail_forward`, each probe with its own
+    parameters ``p`` {name: (P, *shape)}: conv2 by kernel rows on the width-unfolded input
+    (:func:`~adaptive_lr.fast.conv_rows.conv_rows_batch_last`), pooling on runs of ``n``, and the
+    flattened features ``(P, 16*S*S, n)``, a free reshape, multiplied from the left (``W @ h``).
     """
     n_probes, n = h1.shape[0], h1.shape[-1]
     z2 = conv_rows_batch_last(h1, p["conv2.weight"], p["conv2.bias"])  # (P, 16, OH2, OW2, n)
@@ -107,19 +102,32 @@ def _tail_losses(model: LeNet, h1, p, noise: LeNetNoise | None, y) -> np.ndarray
         z += p[f"{layer}.bias"][..., None]  # (P, D_out) -> (P, D_out, 1)
         h = relu_forward(z)[0]
         if noise is not None:
-            h = dropout_forward(h, noise[i].T, model.dropout)[0]  # keep (n, D) -> (D, n)
+            h = dropout_forward(h, noise[i].T, dropout)[0]  # keep (n, D) -> (D, n)
     logits = p["fc3.weight"] @ h  # (P, K, 84) @ (P, 84, n) -> (P, K, n)
     logits += p["fc3.bias"][..., None]  # (P, K) -> (P, K, 1)
     return cross_entropy_per_example(logits.swapaxes(1, 2), y)[0]  # (P, n, K) -> (P, n)
 
 
 def fused_line_losses(
-    model: LeNet, w, d, etas, X, y, noise: LeNetNoise | None, cache: LeNetCache | None, X_arg
+    w, d, etas, X, y, noise: LeNetNoise | None, cache: LeNetCache | None, *,
+    X_arg, layout: Layout, dropout: float, threads: int = 1,
 ) -> np.ndarray:
-    """``[L(w - eta*d) for eta in etas]``; see :meth:`LeNet.line_losses`.
+    """``[L(w - eta*d) for eta in etas]``; see :meth:`~adaptive_lr.models.lenet.LeNet.line_losses`.
 
-    ``w, d, X, y, noise`` are checked and converted; ``X_arg`` is the ``X`` the caller passed
-    (the cache remembers it). Returns a float64 array (P,), computed in the dtype of ``w``.
+    Parameters
+    ----------
+    w, d : ndarray, shape (n_params,), checked, one dtype (the compute dtype).
+    etas : array_like, shape (P,), finite.
+    X : ndarray, shape (N, C, H, W), checked and cast to the dtype of ``w``; ``y`` (N,) labels.
+    noise : LeNetNoise or None; cache : LeNetCache from the gradient's pass on this batch, or None.
+    X_arg : the ``X`` the caller passed (the cache remembers it).
+    layout : the model's parameter layout; dropout : its drop probability; threads : workers.
+
+    Returns
+    -------
+    losses : ndarray, shape (P,), float64: every layer in the dtype of ``w``, the mean over the
+        batch summed in float64 (no noisier than separate evaluations:
+        ``tests/test_probe_noise.py``).
     """
     etas = np.asarray(etas, dtype=np.float64)
     if etas.ndim != 1 or not np.all(np.isfinite(etas)):
@@ -129,16 +137,20 @@ def fused_line_losses(
     if cache is not None:
         check_cache(cache, w, X_arg, X)
     c = etas.astype(w.dtype)  # (P,), as the plain probe's w.dtype.type(eta)
-    W, D = model.unflatten(w), model.unflatten(d)
+    W, D = unflatten(w, layout), unflatten(d, layout)
     # conv1 needs no probe weights (see _conv1_probes)
     p = probe_params(W, D, c, [name for name in W if not name.startswith("conv1.")])
     n = X.shape[0]
 
     def chunk(s):
-        h1 = _conv1_probes(model, W, D, c, X, s, cache)
-        return _tail_losses(model, h1, p, chunk_noise(noise, s), y[s]).sum(axis=1)  # (P,)
+        h1 = _conv1_probes(W, D, c, X, s, cache)
+        losses = _tail_losses(h1, p, chunk_noise(noise, s), dropout, y[s])  # (P, n_s)
+        return losses.sum(axis=1, dtype=np.float64)  # (P,)
 
-    total = np.zeros(c.shape[0], dtype=w.dtype)
-    for part in map_chunks(chunk, model._chunks(n, CHUNK), model.threads):
+    # The mean over the batch is summed in float64: in float32 its rounding (~u |L|) would be
+    # as large as the second difference the probes must resolve, and independent per probe.
+    # In float64 this is the same sum as before, bit for bit.
+    total = np.zeros(c.shape[0], dtype=np.float64)
+    for part in map_chunks(chunk, example_chunks(n, CHUNK), threads):
         total += part  # in chunk order, whatever the number of threads
-    return (total / n).astype(np.float64)  # mean in w's dtype, like loss()
+    return total / n

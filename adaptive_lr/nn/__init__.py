@@ -1,10 +1,17 @@
-"""Neural-network layers in NumPy, each a ``forward(...) -> (out, cache)`` and
-``backward(dout, cache) -> grads`` pair with a naive loop reference next to it (cs231n style)."""
+"""The textbook layers: each a ``forward(...) -> (out, cache)`` and ``backward(dout, cache) ->
+grads`` pair on (N, C, H, W) images or (N, D) features, with a naive loop reference next to it
+(cs231n's ``layers.py``).
+
+* :mod:`.conv`: convolution by im2col (:mod:`.im2col`), with stride and padding;
+* :mod:`.pool`: 2x2 max pooling; :mod:`.activations`: ReLU; :mod:`.dense`: fully connected;
+* :mod:`.dropout`: inverted dropout with an explicit mask; :mod:`.losses`: softmax cross-entropy.
+
+The kernels that exist only for speed (LeNet's batch-last convolution and pooling, the chunks of
+examples) are in :mod:`adaptive_lr.fast`, each tested against the layers here.
+"""
 
 from .activations import relu_backward, relu_forward
-from .chunks import example_chunks, map_chunks
-from .conv import conv_backward, conv_forward, conv_from_cols
-from .conv_rows import ConvRowsCache, conv_rows_backward_batch_last, conv_rows_forward_batch_last
+from .conv import conv_backward, conv_forward
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .im2col import col2im, conv_output_size, im2col
@@ -17,13 +24,9 @@ from .losses import (
 from .pool import max_pool_backward, max_pool_forward
 
 __all__ = [
-    "ConvRowsCache",
     "col2im",
     "conv_backward",
     "conv_forward",
-    "conv_from_cols",
-    "conv_rows_backward_batch_last",
-    "conv_rows_forward_batch_last",
     "conv_output_size",
     "cross_entropy_per_example",
     "dense_backward",
@@ -31,9 +34,7 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "dropout_mask",
-    "example_chunks",
     "im2col",
-    "map_chunks",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",

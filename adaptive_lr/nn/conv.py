@@ -1,10 +1,10 @@
 """2-D convolution (cross-correlation, as in PyTorch) with stride and zero padding.
 
 ``out[n, f, r, s] = b[f] + sum_{c,i,j} W[f, c, i, j] * xp[n, c, r*stride + i, s*stride + j]``
-where ``xp`` is ``x`` padded with ``pad`` zeros on each side. The vectorized kernel is one GEMM on
-the im2col matrix (:mod:`adaptive_lr.nn.im2col`); the naive loops below are its definition.
-For batch-last images (stride 1, no padding), :mod:`adaptive_lr.nn.conv_rows` computes it by kernel
-rows on the width-unfolded input instead, ``KH`` times smaller than the im2col (LeNet's layers).
+where ``xp`` is ``x`` padded with ``pad`` zeros on each side. The vectorized layer is one matrix
+product with the im2col matrix (:mod:`adaptive_lr.nn.im2col`); the naive loops below are its
+definition. LeNet runs the same convolution by kernel rows on batch-last images
+(:mod:`adaptive_lr.fast.conv_rows`), tested against these loops.
 """
 
 from __future__ import annotations
@@ -26,35 +26,6 @@ class ConvCache(NamedTuple):
     pad: int
 
 
-#: Columns per block in the long, skinny products of conv1 (K = C*KH*KW and F are small, N*OH*OW
-#: is large). OpenBLAS runs one such product at a fraction of its speed; in blocks that stay in
-#: cache it is 2-4x faster on this project's machines. Same sums, other rounding.
-COL_BLOCK = 2048
-
-
-def wide_matmul(a, b):
-    """``a @ b`` for a (M, K) and b (K, L) with large L, computed in column blocks of ``b``."""
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    for s in range(0, b.shape[1], COL_BLOCK):
-        np.matmul(a, b[:, s : s + COL_BLOCK], out=out[:, s : s + COL_BLOCK])
-    return out
-
-
-def _long_matmul_t(a, b):
-    """``a @ b.T`` for a (M, L) and b (K, L) with large L, summed over blocks of ``L``."""
-    out = np.zeros((a.shape[0], b.shape[0]), dtype=np.result_type(a, b))
-    for s in range(0, a.shape[1], COL_BLOCK):
-        out += a[:, s : s + COL_BLOCK] @ b[:, s : s + COL_BLOCK].T  # (M, l) @ (l, K) -> (M, K)
-    return out
-
-
-def _weight_grads(d_mat, cols, w_shape):
-    """``dW`` and ``db`` of a convolution from its upstream gradient as a matrix ``d_mat``
-    (F, L) and its im2col ``cols`` (K, L), whatever order the L output positions are in."""
-    dW = _long_matmul_t(d_mat, cols).reshape(w_shape)  # (F, L) @ (L, K) -> (F, C, KH, KW)
-    return dW, d_mat.sum(axis=1)  # (F, L) -> (F,)
-
-
 def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
     """All arrays share one float dtype (float32 or float64); no silent upcasts."""
     dtypes = {name: a.dtype for name, a in arrays.items()}
@@ -66,7 +37,10 @@ def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
     return dtype
 
 
-def _check_conv_shapes(x, W, b) -> None:
+def check_conv_shapes(x, W, b) -> None:
+    """Clear errors for mismatched convolution operands: ``x`` (..., N, C, H, W), ``W``
+    (..., F, C, KH, KW), ``b`` (..., F) of one float dtype. Leading axes, if any, stack independent
+    convolutions (the fused probes' :func:`~adaptive_lr.fast.conv_rows.conv_rows_batch_last`)."""
     if x.ndim < 4 or W.ndim != x.ndim or b.ndim != x.ndim - 3:
         raise ValueError(
             f"conv: need x (..., N, C, H, W), W (..., F, C, KH, KW), b (..., F); got x {x.shape},"
@@ -79,58 +53,44 @@ def _check_conv_shapes(x, W, b) -> None:
     check_same_dtype(x=x, W=W, b=b)
 
 
-def conv_from_cols(cols, W, b, n: int, oh: int, ow: int) -> np.ndarray:
-    """The convolution from an im2col matrix: ``W_mat @ cols + b``, as an (N, F, OH, OW) view.
-
-    Parameters
-    ----------
-    cols : ndarray, shape (..., C*KH*KW, N*OH*OW)
-    W : ndarray, shape (..., F, C, KH, KW)
-    b : ndarray, shape (..., F)
-
-    Returns
-    -------
-    out : ndarray, shape (..., N, F, OH, OW); in memory it is (..., F, N, OH, OW), C-contiguous.
-    """
-    f = W.shape[-4]
-    w_mat = W.reshape(*W.shape[:-3], -1)  # (..., F, C, KH, KW) -> (..., F, C*KH*KW)
-    if w_mat.ndim == 2 and cols.ndim == 2:
-        out = wide_matmul(w_mat, cols)  # (F, K) @ (K, N*OH*OW) -> (F, N*OH*OW)
-    else:
-        out = w_mat @ cols  # (..., F, K) @ (..., K, N*OH*OW) -> (..., F, N*OH*OW)
-    out += b[..., None]  # (..., F) -> (..., F, 1)
-    out = out.reshape(*out.shape[:-2], f, n, oh, ow)  # (..., F, N*OH*OW) -> (..., F, N, OH, OW)
-    return out.swapaxes(-4, -3)  # (..., F, N, OH, OW) -> (..., N, F, OH, OW), a view
+def _check_single_conv(x, W, b) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"conv: x must be (N, C, H, W), got shape {x.shape}")
+    check_conv_shapes(x, W, b)
 
 
 def conv_forward(x, W, b, stride: int = 1, pad: int = 0):
-    """Vectorized convolution forward pass.
+    """Vectorized convolution forward pass: ``W.reshape(F, C*KH*KW) @ im2col(x) + b``.
 
     Parameters
     ----------
-    x : ndarray, shape (..., N, C, H, W)
-        Leading axes (if any) stack independent convolutions, one per set of weights: the fused
-        probes run ``P`` parameter points at once this way.
-    W : ndarray, shape (..., F, C, KH, KW)
-    b : ndarray, shape (..., F)
+    x : ndarray, shape (N, C, H, W)
+    W : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,)
     stride, pad : int
 
     Returns
     -------
-    out : ndarray, shape (..., N, F, OH, OW) with ``OH = (H + 2*pad - KH) // stride + 1``.
+    out : ndarray, shape (N, F, OH, OW) with ``OH = (H + 2*pad - KH) // stride + 1``; a view of a
+        C-contiguous (F, N, OH, OW) array.
     cache : ConvCache
     """
-    _check_conv_shapes(x, W, b)
-    n, _, h, w = x.shape[-4:]
-    kh, kw = W.shape[-2:]
+    _check_single_conv(x, W, b)
+    n, _, h, w = x.shape
+    f, _, kh, kw = W.shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
-    cols = im2col(x, kh, kw, stride, pad)  # (..., N, C, H, W) -> (..., C*KH*KW, N*OH*OW)
-    out = conv_from_cols(cols, W, b, n, oh, ow)
-    return out, ConvCache(cols, x.shape, W, stride, pad)
+    cols = im2col(x, kh, kw, stride, pad)  # (N, C, H, W) -> (C*KH*KW, N*OH*OW)
+    out = W.reshape(f, -1) @ cols  # (F, C*KH*KW) @ (C*KH*KW, N*OH*OW) -> (F, N*OH*OW)
+    out += b[:, None]  # (F,) -> (F, 1)
+    out = out.reshape(f, n, oh, ow)  # (F, N*OH*OW) -> (F, N, OH, OW)
+    return out.transpose(1, 0, 2, 3), ConvCache(cols, x.shape, W, stride, pad)  # -> (N,F,OH,OW)
 
 
 def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
-    """Vectorized convolution backward pass (single batch, no leading axes).
+    """Vectorized convolution backward pass.
+
+    With ``D = dout`` as an (F, N*OH*OW) matrix: ``dW = D @ cols.T``, ``db = D.sum(axis=1)`` and
+    ``dx = col2im(W_mat.T @ D)``.
 
     Parameters
     ----------
@@ -148,18 +108,18 @@ def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
     cols, x_shape, W, stride, pad = cache
     f, _, kh, kw = W.shape
     d_mat = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (N,F,OH,OW) -> (F, N*OH*OW)
-    dW, db = _weight_grads(d_mat, cols, W.shape)
+    dW = (d_mat @ cols.T).reshape(W.shape)  # (F, N*OH*OW) @ (N*OH*OW, K) -> (F, C, KH, KW)
+    db = d_mat.sum(axis=1)  # (F, N*OH*OW) -> (F,)
     dx = None
     if compute_dx:
-        w_mat = W.reshape(f, -1)  # (F, C, KH, KW) -> (F, K)
-        dcols = w_mat.T @ d_mat  # (K, F) @ (F, N*OH*OW) -> (K, N*OH*OW)
+        dcols = W.reshape(f, -1).T @ d_mat  # (K, F) @ (F, N*OH*OW) -> (K, N*OH*OW)
         dx = col2im(dcols, x_shape, kh, kw, stride, pad)
     return dx, dW, db
 
 
 def conv_forward_naive(x, W, b, stride: int = 1, pad: int = 0):
     """Loop reference of :func:`conv_forward` for one batch: x (N,C,H,W) -> out (N,F,OH,OW)."""
-    _check_conv_shapes(x, W, b)
+    _check_single_conv(x, W, b)
     n, _, h, w = x.shape
     f, _, kh, kw = W.shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)

@@ -22,26 +22,26 @@ def dense_forward(x, W, b):
 
     Parameters
     ----------
-    x : ndarray, shape (..., N, D_in)
-        Leading axes (if any) stack independent layers, one per weight set (fused probes).
-    W : ndarray, shape (..., D_out, D_in)
-    b : ndarray, shape (..., D_out)
+    x : ndarray, shape (N, D_in)
+    W : ndarray, shape (D_out, D_in)
+    b : ndarray, shape (D_out,)
 
     Returns
     -------
-    out : ndarray, shape (..., N, D_out)
+    out : ndarray, shape (N, D_out)
     cache : DenseCache
     """
-    if x.shape[-1] != W.shape[-1] or b.shape[-1] != W.shape[-2]:
-        raise ValueError(f"dense: shapes x {x.shape}, W {W.shape}, b {b.shape} do not match")
+    if not (x.ndim == W.ndim == 2 and b.shape == W.shape[:1] and x.shape[1] == W.shape[1]):
+        raise ValueError(f"dense: need x (N, D_in), W (D_out, D_in), b (D_out,); got x {x.shape},"
+                         f" W {W.shape}, b {b.shape}")
     check_same_dtype(x=x, W=W, b=b)
-    out = x @ W.swapaxes(-1, -2)  # (..., N, D_in) @ (..., D_in, D_out) -> (..., N, D_out)
-    out += b[..., None, :]  # (..., D_out) -> (..., 1, D_out)
+    out = x @ W.T  # (N, D_in) @ (D_in, D_out) -> (N, D_out)
+    out += b  # (D_out,) broadcast over the N rows
     return out, DenseCache(x, W)
 
 
 def dense_backward(dout, cache: DenseCache):
-    """Dense backward pass (single batch, no leading axes).
+    """Dense backward pass: ``dx = dout @ W``, ``dW = dout.T @ x``, ``db = sum_n dout[n]``.
 
     Parameters
     ----------

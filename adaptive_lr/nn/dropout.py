@@ -1,4 +1,4 @@
-"""Inverted dropout with an explicit mask (DESIGN.md, idea 3).
+"""Inverted dropout with an explicit mask.
 
 Training multiplies each unit by ``keep / (1 - p)`` where ``keep`` is a Bernoulli(1 - p) mask, so
 the expected output equals the input and evaluation simply skips the layer. The mask is an

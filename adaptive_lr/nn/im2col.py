@@ -8,7 +8,6 @@ Layout. ``cols`` has shape ``(C*KH*KW, N*OH*OW)``: rows in the order ``(c, kh, k
 ``W.reshape(F, -1)``, columns in the order ``(n, oh, ow)``. With this layout the copy that builds
 ``cols`` moves contiguous runs of ``OW`` pixels (not runs of ``KW``), the forward product is one
 GEMM with a ``(F, N*OH*OW)`` result, and the weight gradient ``dout_mat @ cols.T`` is one GEMM too.
-Both functions accept extra leading axes (a stack of ``P`` batches, used by the fused probes).
 
 The naive loop versions below are the definition; tests check that the vectorized ones agree.
 """
@@ -37,8 +36,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> i
 def _pad(x: np.ndarray, pad: int) -> np.ndarray:
     if pad == 0:
         return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(pad, pad), (pad, pad)]
-    return np.pad(x, widths)  # (..., H, W) -> (..., H+2p, W+2p), zeros
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N,C,H,W) -> (N,C,H+2p,W+2p)
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -46,94 +44,21 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np
 
     Parameters
     ----------
-    x : ndarray, shape (..., N, C, H, W)
+    x : ndarray, shape (N, C, H, W)
     kh, kw : kernel height and width.
     stride, pad : convolution stride and zero padding (same along both axes).
 
     Returns
     -------
-    cols : ndarray, shape (..., C*KH*KW, N*OH*OW), C-contiguous, dtype of ``x``.
+    cols : ndarray, shape (C*KH*KW, N*OH*OW), C-contiguous, dtype of ``x``.
     """
-    *lead, n, c, h, w = x.shape
+    n, c, h, w = x.shape
     oh = conv_output_size(h, kh, stride, pad)
     ow = conv_output_size(w, kw, stride, pad)
-    win = sliding_window_view(_pad(x, pad), (kh, kw), axis=(-2, -1))  # (...,N,C,H',W',KH,KW)
-    win = win[..., : stride * oh : stride, : stride * ow : stride, :, :]  # (...,N,C,OH,OW,KH,KW)
-    k = len(lead)
-    # (..., N, C, OH, OW, KH, KW) -> (..., C, KH, KW, N, OH, OW)
-    perm = (*range(k), k + 1, k + 4, k + 5, k, k + 2, k + 3)
-    return win.transpose(perm).reshape(*lead, c * kh * kw, n * oh * ow)  # one copy
-
-
-def unfold_width(x: np.ndarray, kw: int) -> np.ndarray:
-    """Width-unfolded batch-last images, the input of a convolution by kernel rows.
-
-    ``U[..., (c, j), (h, s, n)] = x[..., c, h, s + j, n]``: every image row, unfolded along its
-    width only. Moving a kernel down one row moves its window by ``OW*N`` columns of ``U``, so the
-    convolution is ``KH`` products with column slices of ``U`` (:mod:`adaptive_lr.nn.conv`), and
-    ``U`` holds ``C*KW*H*OW*N`` numbers: ``KH*OH/H`` times fewer than the im2col.
-
-    Parameters
-    ----------
-    x : ndarray, shape (..., C, H, W, N)
-    kw : kernel width.
-
-    Returns
-    -------
-    u : ndarray, shape (..., C*KW, H*OW*N), C-contiguous, dtype of ``x``: rows in the order
-        ``(c, j)``, columns in the order ``(h, s, n)``. ``KW`` copies of ``(C, H, OW*N)`` slabs
-        whose runs of ``OW*N`` numbers are contiguous in both arrays.
-    """
-    *lead, c, h, w, n = x.shape
-    ow = conv_output_size(w, kw)
-    u = np.empty((*lead, c, kw, h, ow, n), dtype=x.dtype)  # (..., C, KW, H, OW, N)
-    for j in range(kw):
-        u[..., j, :, :, :] = x[..., j : j + ow, :]  # (..., C, H, OW, N)
-    return u.reshape(*lead, c * kw, h * ow * n)  # (..., C, KW, H, OW, N) -> (..., C*KW, H*OW*N)
-
-
-def fold_width(du: np.ndarray, x_shape: tuple, kw: int) -> np.ndarray:
-    """Adjoint of :func:`unfold_width`: ``du`` (C*KW, H*OW*N) -> ``dx`` (C, H, W, N).
-
-    One add per kernel column ``j`` of a ``(C, H, OW*N)`` slab whose runs of ``OW*N`` numbers are
-    contiguous; a new array, ``du`` is not modified.
-    """
-    c, h, w, n = x_shape
-    ow = conv_output_size(w, kw)
-    d = du.reshape(c, kw, h, ow * n)  # (C*KW, H*OW*N) -> (C, KW, H, OW*N)
-    dx = np.zeros((c, h, w * n), dtype=du.dtype)  # (C, H, W*N)
-    for j in range(kw):
-        dx[:, :, j * n : (j + ow) * n] += d[:, j]
-    return dx.reshape(c, h, w, n)  # (C, H, W*N) -> (C, H, W, N)
-
-
-def unfold_width_naive(x: np.ndarray, kw: int) -> np.ndarray:
-    """Loop reference of :func:`unfold_width` for x (C, H, W, N) -> u (C*KW, H*OW*N)."""
-    c, h, w, n = x.shape
-    ow = conv_output_size(w, kw)
-    u = np.empty((c * kw, h * ow * n), dtype=x.dtype)
-    for ci in range(c):
-        for j in range(kw):
-            for r in range(h):
-                for s in range(ow):
-                    for b in range(n):
-                        u[ci * kw + j, (r * ow + s) * n + b] = x[ci, r, s + j, b]
-    return u
-
-
-def fold_width_naive(du: np.ndarray, x_shape: tuple, kw: int) -> np.ndarray:
-    """Loop reference of :func:`fold_width`: add every entry of ``du`` onto the pixel it was read
-    from."""
-    c, h, w, n = x_shape
-    ow = conv_output_size(w, kw)
-    dx = np.zeros(x_shape, dtype=du.dtype)
-    for ci in range(c):
-        for j in range(kw):
-            for r in range(h):
-                for s in range(ow):
-                    for b in range(n):
-                        dx[ci, r, s + j, b] += du[ci * kw + j, (r * ow + s) * n + b]
-    return dx
+    win = sliding_window_view(_pad(x, pad), (kh, kw), axis=(2, 3))  # (N, C, H', W', KH, KW)
+    win = win[:, :, : stride * oh : stride, : stride * ow : stride]  # (N, C, OH, OW, KH, KW)
+    # (N, C, OH, OW, KH, KW) -> (C, KH, KW, N, OH, OW) -> (C*KH*KW, N*OH*OW), one copy
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(

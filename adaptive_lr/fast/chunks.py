@@ -23,11 +23,9 @@ def raise_heap_thresholds() -> None:
     glibc's malloc starts with a 128 KiB mapping threshold and returns the top of its heap to the
     system whenever more than twice that threshold is free there; freeing a mapped block raises
     the threshold to the block's size (at most 32 MiB). Without this, the blocks a training step
-    frees at its end are given back and page-faulted afresh on the next step: measured ~12,000
-    minor faults and half of the step's time (90 ms instead of 45 ms) when LeNet kept the im2col
-    of conv1 for the probes (~60 MiB at batch 256 in float32), and still ~3,600 (basic step) and
-    ~6,300 (with the probes) per step with its ~19 MiB width-unfolded input instead; with it, none.
-    Other allocators ignore it.
+    frees at its end are given back to the system and page-faulted afresh on the next step; with
+    it, they stay in the heap. ``python benchmarks/bench_lenet.py`` prints the minor page faults
+    per LeNet step. Other allocators ignore it.
     """
     global _HEAP_RAISED
     if not _HEAP_RAISED:

@@ -1,11 +1,13 @@
-"""2-D convolution of batch-last images by kernel rows (stride 1, no padding): LeNet's layers.
+"""2-D convolution of batch-last images by kernel rows (stride 1, no padding): LeNet's
+convolutions, the fast version of :func:`adaptive_lr.nn.conv.conv_forward`.
 
 In the batch-last layout ``x (C, H, W, N)``, moving the kernel down one image row moves its window
 by ``OW*N`` columns of the width-unfolded input ``U[(c, j), (h, s, n)] = x[c, h, s + j, n]``
-(:func:`~adaptive_lr.nn.im2col.unfold_width`), so the convolution of :mod:`adaptive_lr.nn.conv`
-is ``sum_i W[:, :, i, :] @ U[:, i*OW*N : (i + OH)*OW*N]``: ``KH`` products on column slices of
-``U``, which is ``KH`` times smaller than the im2col matrix. The tests check every kernel here
-against :func:`~adaptive_lr.nn.conv.conv_forward_naive` and its backward.
+(:func:`~adaptive_lr.fast.unfold.unfold_width`), so the convolution of :mod:`adaptive_lr.nn.conv`
+is ``out[:, (r, s, n)] = b + sum_i W[:, :, i, :] @ U[:, i*OW*N : (i + OH)*OW*N]``: ``KH`` products
+on column slices of ``U``, which holds ``KH*OH/H`` times fewer numbers than the im2col matrix. The
+tests check every kernel here against :func:`~adaptive_lr.nn.conv.conv_forward_naive` and its
+backward.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .conv import _check_conv_shapes
-from .im2col import conv_output_size, fold_width, unfold_width
+from ..nn.conv import check_conv_shapes
+from ..nn.im2col import conv_output_size
+from .unfold import fold_width, unfold_width
 
 
 class ConvRowsCache(NamedTuple):
@@ -28,8 +31,8 @@ class ConvRowsCache(NamedTuple):
 
 #: Columns per block of the products by kernel rows on one (2-D) unfolded input: the ``KH`` slices
 #: of ``U`` that one block of the output reads overlap, so a block's share of ``U`` is read from
-#: cache ``KH`` times. Measured on LeNet's conv1 (64 images, float32): 4096-10240 columns are
-#: 1.5x faster than 2048 and 2-5x faster than 12544 or more; float64 is flat from 4096 to 10240.
+#: cache ``KH`` times instead of from memory. The block size changes only the rounding;
+#: ``python benchmarks/bench_lenet.py`` times LeNet's steps for another value.
 ROW_BLOCK = 8192
 
 
@@ -47,15 +50,14 @@ def rows_matmul(w_rows, u, step: int, size: int) -> np.ndarray:
     Parameters
     ----------
     w_rows : ndarray, shape (..., KH, F, K) from :func:`kernel_rows` (``K = C*KW``).
-    u : ndarray, shape (..., K, L) from :func:`~adaptive_lr.nn.im2col.unfold_width`, with
+    u : ndarray, shape (..., K, L) from :func:`~adaptive_lr.fast.unfold.unfold_width`, with
         ``L >= (KH - 1)*step + size``.
 
     Returns
     -------
     out : ndarray, shape (..., F, size), C-contiguous. 2-D operands are multiplied in blocks of
     :data:`ROW_BLOCK` output columns (same sums, other rounding), stacked ones as stacked
-    products (measured on LeNet's conv2 for five stacked probes: a loop over the stack with
-    blocks is no faster).
+    products.
     """
     kh = w_rows.shape[-3]
     if w_rows.ndim > 3 or u.ndim > 2:
@@ -99,9 +101,8 @@ def conv_rows_forward_batch_last(x, W, b):
     """Convolution of batch-last images by kernel rows (stride 1, no padding), for training.
 
     The convolution of :func:`~adaptive_lr.nn.conv.conv_forward`, as ``KH`` products on the
-    width-unfolded input ``U`` (:func:`~adaptive_lr.nn.im2col.unfold_width`), ``KH`` times
-    smaller than the im2col; ``U`` is the cache. Measured on LeNet's conv1 (64 images, float32):
-    the unfold and the products take 1.0 ms, the im2col and its product 2.5 ms.
+    width-unfolded input ``U`` (:func:`~adaptive_lr.fast.unfold.unfold_width`, module
+    docstring); ``U`` is the cache.
 
     Parameters
     ----------
@@ -114,7 +115,7 @@ def conv_rows_forward_batch_last(x, W, b):
     out : ndarray, shape (F, OH, OW, N), C-contiguous.
     cache : ConvRowsCache
     """
-    _check_conv_shapes(x.transpose(3, 0, 1, 2), W, b)  # (C, H, W, N) -> (N, C, H, W), a view
+    check_conv_shapes(x.transpose(3, 0, 1, 2), W, b)  # (C, H, W, N) -> (N, C, H, W), a view
     _, h, w, n = x.shape
     f, _, kh, kw = W.shape
     oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)
@@ -129,7 +130,7 @@ def conv_rows_backward_batch_last(dout, cache: ConvRowsCache, compute_dx: bool =
 
     ``dW[:, :, i, :] = dout_mat @ U[:, i*OW*N : (i + OH)*OW*N].T``; for ``dx``, the gradient of
     ``U`` gets ``W[:, :, i, :].T @ dout_mat`` added onto the same column slices and is folded
-    back onto the pixels (:func:`~adaptive_lr.nn.im2col.fold_width`).
+    back onto the pixels (:func:`~adaptive_lr.fast.unfold.fold_width`).
 
     Parameters
     ----------
@@ -164,13 +165,10 @@ def conv_rows_backward_batch_last(dout, cache: ConvRowsCache, compute_dx: bool =
 
 
 def conv_rows_batch_last(x, W, b):
-    """Forward-only convolution of batch-last images by kernel rows (stride 1, no padding).
+    """Forward-only convolution of batch-last images by kernel rows (stride 1, no padding), with
+    leading axes that stack independent convolutions, one per weight set (the fused probes).
 
-    In the batch-last layout, moving the kernel down one image row moves its window by ``OW*N``
-    columns of the width-unfolded input ``U[(c, j), (h, s, n)] = x[c, h, s + j, n]``, so the
-    convolution is ``sum_i W[:, :, i, :] @ U[:, i*OW*N : (i + OH)*OW*N]``: ``KH`` products
-    on column slices of ``U``, which is ``KH`` times smaller than the im2col matrix. For LeNet's
-    conv2 on the five stacked probes this is 1.4-2x faster than one product on the im2col.
+    The products of the module docstring, as stacked products; no cache is kept.
 
     Parameters
     ----------
@@ -182,7 +180,7 @@ def conv_rows_batch_last(x, W, b):
     -------
     out : ndarray, shape (..., F, OH, OW, N), C-contiguous.
     """
-    _check_conv_shapes(np.moveaxis(x, -1, -4), W, b)  # (..., C, H, W, N) -> (..., N, C, H, W)
+    check_conv_shapes(np.moveaxis(x, -1, -4), W, b)  # (..., C, H, W, N) -> (..., N, C, H, W)
     *lead, _, h, w, n = x.shape
     f, _, kh, kw = W.shape[-4:]
     oh, ow = conv_output_size(h, kh), conv_output_size(w, kw)

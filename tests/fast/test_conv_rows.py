@@ -1,21 +1,20 @@
 """The convolution by kernel rows (batch-last, LeNet's layers): against the naive loops of
-:mod:`adaptive_lr.nn.conv`, and its backward against central differences."""
+:mod:`adaptive_lr.nn.conv`. Backward against central differences, no mutation and dtypes: the
+layer contract (``tests/nn/test_layer_contract.py``)."""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adaptive_lr.nn import conv_rows as conv_module
-from adaptive_lr.nn.conv import conv_backward_naive, conv_forward_naive
-from adaptive_lr.nn.conv_rows import (
+from adaptive_lr.fast import conv_rows as conv_module
+from adaptive_lr.fast.conv_rows import (
     conv_rows_backward_batch_last,
     conv_rows_batch_last,
     conv_rows_forward_batch_last,
 )
-from adaptive_lr.nn.im2col import fold_width, fold_width_naive, unfold_width, unfold_width_naive
-
-from .gradcheck import assert_close, numerical_grad
+from adaptive_lr.fast.unfold import fold_width, fold_width_naive, unfold_width, unfold_width_naive
+from adaptive_lr.nn.conv import conv_backward_naive, conv_forward_naive
 
 
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
@@ -70,19 +69,6 @@ def test_conv_by_kernel_rows_with_backward_is_the_convolution(n, kh, kw, seed):
     np.testing.assert_allclose(dW, rdW, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(db, rdb, rtol=1e-13, atol=1e-13)
     assert conv_rows_backward_batch_last(dout_bl, cache, compute_dx=False)[0] is None
-
-
-def test_conv_by_kernel_rows_matches_central_differences():
-    """Linear in each argument, so central differences are exact up to rounding (gradcheck)."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 5, 6, 2))  # (C, H, W, N)
-    W, b = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
-    out, cache = conv_rows_forward_batch_last(x, W, b)
-    dout = rng.standard_normal(out.shape)
-    dx, dW, db = conv_rows_backward_batch_last(dout, cache)
-    assert_close(dx, numerical_grad(lambda v: conv_rows_forward_batch_last(v, W, b)[0], x, dout))
-    assert_close(dW, numerical_grad(lambda v: conv_rows_forward_batch_last(x, v, b)[0], W, dout))
-    assert_close(db, numerical_grad(lambda v: conv_rows_forward_batch_last(x, W, v)[0], b, dout))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
