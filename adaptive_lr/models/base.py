@@ -1,22 +1,30 @@
-"""The model interface: pure functions of one flat parameter vector (DESIGN.md, idea 1).
+"""The model interface: pure functions of one flat parameter vector.
 
-A model owns no weights. It describes the layout of ``w`` and offers
+A model owns no weights. It describes the layout of ``w`` and offers (the :class:`Model`
+contract; ``tests/test_model_contract.py`` checks it over every model)
 
 * ``init_params(rng, dtype)``: a fresh flat vector;
-* ``loss(w, X, y, noise=None)`` and ``loss_and_grad(w, X, y, noise=None)``;
-* ``forward_backward(w, X, y, noise=None) -> (loss, grad, cache)``: the same, plus an opaque
-  *forward cache* at ``w`` that a probe on the same batch may reuse (:mod:`adaptive_lr.probe`).
-  Models whose forward is linear in ``w`` (``supports_forward_reuse``: the linear models) also
-  accept that cache back as ``forward=``, and :meth:`Model.advance_forward` derives the cache
-  at ``w - eta d`` from it and ``X d``, so a full-batch loop reads ``X`` once less per step;
-* ``line_losses(w, d, etas, X, y, noise=None, cache=None)``: ``L(w - eta * d)`` for each ``eta``
-  (Eq. 3-4). The default evaluates the loss once per ``eta``; models override it with a fused
-  evaluation (DESIGN.md, idea 4);
-* ``line_derivatives(w, d, eta, X, y)``: the exact ``f'(eta)`` (Eq. 7) and ``f''(eta)`` (Eq. 11)
-  where the model can compute them analytically;
-* ``predict(w, X)``, ``unflatten(w)``, and ``sample_noise(rng, n)``, which draws the random state of
-  one step (dropout masks) so that the gradient and every probe of that step see one function
-  (DESIGN.md, idea 3). Deterministic models return ``None``.
+* ``loss(w, X, y, *, noise=None, state=None)``: the mean loss on a batch;
+* ``forward_backward(w, X, y, *, noise=None, state=None) -> GradientPass``: the loss, its
+  gradient (a flat vector like ``w``), an opaque *forward cache* at ``w`` that a probe on the
+  same batch may reuse (:mod:`adaptive_lr.probe`), and the model's new non-parameter state;
+* ``line_losses(w, d, etas, X, y, *, noise=None, cache=None, state=None)``: ``L(w - eta * d)``
+  for each ``eta`` (Eq. 3-4). The default evaluates the loss once per ``eta``; models override
+  it with a fused evaluation that must agree with it to rounding and be no noisier;
+* ``predict(w, X, *, state=None)``, ``unflatten(w)``, and ``sample_noise(rng, n)``, which draws
+  the random state of one step (dropout masks) so that the gradient and every probe of that step
+  see one function. Deterministic models return ``None``.
+
+Optional, detected by its presence (the :class:`ExactLineDerivatives` protocol), not by a flag:
+``line_derivatives(w, d, eta, X, y) -> (f'(eta), f''(eta))``, exact (Eq. 7 and 11), offered by
+the linear and logistic models.
+
+**Non-parameter state** (BatchNorm's running statistics, for example) is not part of ``w``:
+gradient descent does not move it and no probe may. ``init_state(dtype)`` returns the initial
+state, a dict of arrays, or ``None`` for a model without any (every model here so far). Only
+``forward_backward`` returns an updated state, which the training loop stores once per step;
+``line_losses`` reads the step's state and returns none; ``loss`` and ``predict`` use it for
+evaluation. This is the role of flax's ``batch_stats`` collection.
 
 Input checks are cheap by design. Shapes, dtypes and labels are checked on every call (O(N)).
 For the linear models, finiteness of ``X`` is checked only when the loss comes out non-finite: a
@@ -27,9 +35,28 @@ inf pixel to 0, so :class:`~adaptive_lr.models.lenet.LeNet` checks ``X`` on ever
 
 from __future__ import annotations
 
+from typing import NamedTuple, Protocol, runtime_checkable
+
 import numpy as np
 
 from ..params import FLOAT_DTYPES, Layout, check_flat, layout_size, unflatten
+
+
+class GradientPass(NamedTuple):
+    """What :meth:`Model.forward_backward` returns."""
+
+    loss: float  #: mean loss on the batch at ``w``
+    grad: np.ndarray  #: its gradient, flat, dtype of ``w``
+    cache: object = None  #: forward cache at ``w`` for a probe on the same batch (opaque)
+    state: dict | None = None  #: the model's new non-parameter state (None: it has none)
+
+
+@runtime_checkable
+class ExactLineDerivatives(Protocol):
+    """A model that computes the line loss's derivatives exactly (Eq. 7 and 11)."""
+
+    def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
+        """Exact ``(f'(eta), f''(eta))`` of ``f(eta) = L(w - eta * d)``."""
 
 
 class Model:
@@ -40,14 +67,8 @@ class Model:
     task: str = "regression"
     #: Names and shapes of the parameters, in the order they sit in ``w``.
     layout: Layout = ()
-    #: True when :meth:`line_derivatives` is implemented exactly.
-    has_exact_line_derivatives: bool = False
-    #: True for models whose forward cache is linear in ``w`` (``X w``): they offer
-    #: ``direction_forward(d, X)``, accept ``forward=`` in :meth:`forward_backward` and
-    #: ``direction_cache=`` in :meth:`line_losses`, and :meth:`advance_forward` applies.
-    supports_forward_reuse: bool = False
 
-    # -- parameters ------------------------------------------------------------------------
+    # -- parameters and state --------------------------------------------------------------
     @property
     def num_params(self) -> int:
         return layout_size(self.layout)
@@ -59,48 +80,42 @@ class Model:
     def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
         raise NotImplementedError
 
+    def init_state(self, dtype=np.float64) -> dict[str, np.ndarray] | None:
+        """The initial non-parameter state (see the module docstring); ``None`` here."""
+        return None
+
     # -- randomness ------------------------------------------------------------------------
     def sample_noise(self, rng: np.random.Generator, n: int):
         """The random state of one step on ``n`` examples; ``None`` for a deterministic model."""
         return None
 
     # -- losses ----------------------------------------------------------------------------
-    def loss(self, w, X, y, *, noise=None) -> float:
+    def loss(self, w, X, y, *, noise=None, state=None) -> float:
         raise NotImplementedError
 
-    def forward_backward(self, w, X, y, *, noise=None):
-        """Return ``(loss, grad, cache)``; ``cache`` is opaque, for :meth:`line_losses`."""
+    def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
+        """The loss, its gradient, a forward cache for :meth:`line_losses`, the new state."""
         raise NotImplementedError
 
-    def loss_and_grad(self, w, X, y, *, noise=None) -> tuple[float, np.ndarray]:
+    def loss_and_grad(self, w, X, y, *, noise=None, state=None) -> tuple[float, np.ndarray]:
         """Mean loss on the batch and its gradient, a flat vector like ``w``."""
-        loss, grad, _ = self.forward_backward(w, X, y, noise=noise)
-        return loss, grad
+        out = self.forward_backward(w, X, y, noise=noise, state=state)
+        return out.loss, out.grad
 
-    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None) -> np.ndarray:
+    def line_losses(self, w, d, etas, X, y, *, noise=None, cache=None, state=None) -> np.ndarray:
         """``[L(w - eta * d) for eta in etas]`` (Eq. 3-4), without modifying ``w``.
 
-        This generic version runs one forward pass per ``eta``; ``cache`` is ignored.
+        This generic version, the reference for the fused ones, runs one forward pass per
+        ``eta``; ``cache`` is ignored.
         """
         etas = np.asarray(etas, dtype=np.float64)
         out = np.empty(etas.shape[0], dtype=np.float64)
         for i, eta in enumerate(etas):
-            out[i] = self.loss(w - w.dtype.type(eta) * d, X, y, noise=noise)
+            out[i] = self.loss(w - w.dtype.type(eta) * d, X, y, noise=noise, state=state)
         return out
 
-    @staticmethod
-    def advance_forward(forward: np.ndarray, direction_forward: np.ndarray,
-                        eta: float) -> np.ndarray:
-        """The forward cache at ``w - eta d`` of a model whose forward is linear in ``w``:
-        ``X (w - eta d) = X w - eta X d`` (DESIGN.md, idea 4), without a product with ``X``."""
-        return forward - forward.dtype.type(eta) * direction_forward
-
-    def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
-        """Exact ``(f'(eta), f''(eta))`` of ``f(eta) = L(w - eta * d)`` (Eq. 7 and 11)."""
-        raise NotImplementedError(f"{type(self).__name__} has no exact line derivatives")
-
     # -- evaluation ------------------------------------------------------------------------
-    def predict(self, w, X) -> np.ndarray:
+    def predict(self, w, X, *, state=None) -> np.ndarray:
         raise NotImplementedError
 
     def accuracy(self, w, X, y) -> float | None:
@@ -118,6 +133,12 @@ class Model:
         if d.dtype != w.dtype:
             raise ValueError(f"d has dtype {d.dtype}, w has {w.dtype}; they must match")
         return d
+
+    def _check_state(self, state) -> None:
+        """Models without non-parameter state accept only ``state=None``."""
+        if state is not None:
+            raise ValueError(f"{type(self).__name__} has no non-parameter state; "
+                             f"state must be None, got {type(state).__name__}")
 
 
 def as_float_matrix(X, dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
