@@ -166,15 +166,3 @@ class AdamDirection:
 
     def __repr__(self) -> str:
         return f"AdamDirection(beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
-
-
-DIRECTIONS = {"gradient": GradientDirection, "averaged": AveragedGradientDirection,
-              "adam": AdamDirection}
-
-
-def make_direction(name: str, **kwargs):
-    """A direction by name: ``"gradient"``, ``"averaged"`` or ``"adam"`` (keyword arguments go
-    to it)."""
-    if name not in DIRECTIONS:
-        raise ValueError(f"unknown direction {name!r}; choose one of {sorted(DIRECTIONS)}")
-    return DIRECTIONS[name](**kwargs)

@@ -105,7 +105,7 @@ def newton_increment(f, eps: float, delta: float = 0.0, rule: str = "always") ->
     """
     f_m2, f_m1, f0, f_p1, f_p2 = unpack(f)
     den = smooth_denominator(newton_denominator(f_m2, f0, f_p2), delta, rule)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return float(np.float64(-2 * eps * newton_numerator(f_m1, f_p1)) / np.float64(den))
 
 

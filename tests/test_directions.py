@@ -12,8 +12,8 @@ from adaptive_lr.directions import (
     AdamDirection,
     AveragedGradientDirection,
     GradientDirection,
-    make_direction,
 )
+from adaptive_lr.registry import make_direction
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False)
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adaptive_lr import finite_diff as fd
-from adaptive_lr.controllers.exact_newton import newton_step
+from adaptive_lr.controllers.second_order import newton_step
 
 U = np.finfo(np.float64).eps
 coef = st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
@@ -135,3 +135,34 @@ def test_always_rule_is_first_order_with_alpha_4eps2_over_delta():
 def test_unpack_wants_five_values():
     with pytest.raises(ValueError, match="5 probe values"):
         fd.unpack([1.0, 2.0])
+
+
+@given(values=st.lists(st.floats(-1e3, 1e3, allow_subnormal=False), min_size=3, max_size=3),
+       eps=st.floats(1e-6, 1.0))
+def test_eq14_is_eq12_minus_eq13_over_2eps(values, eps):
+    """Sec. 3.2 derives Eq. 14 from Eq. 12 and 13: f''(eta) ~ (f'(eta+eps) - f'(eta-eps)) / 2eps.
+    The two forms differ only in rounding: each first difference is exact to u |f| / eps, so
+    their difference over 2 eps is within ~4 u (|f(eta-2eps)| + 2|f(eta)| + |f(eta+2eps)|)
+    / (4 eps^2) of Eq. 14, itself rounded to the same order."""
+    f_m2, f0, f_p2 = values
+    via_12_13 = (fd.first_derivative_ahead(f0, f_p2, eps)
+                 - fd.first_derivative_behind(f_m2, f0, eps)) / (2 * eps)
+    eq14 = fd.second_derivative(f_m2, f0, f_p2, eps)
+    scale = (abs(f_m2) + 2 * abs(f0) + abs(f_p2)) / (4 * eps * eps)
+    assert abs(via_12_13 - eq14) <= 8 * U * scale
+
+
+@given(f=smooth_convex(), eta=st.floats(-1, 1))
+def test_eq16_is_eq10_with_eq15_and_eq14(f, eta):
+    """The "final simple formula" Eq. 16 is Newton's step Eq. 10 with f' from Eq. 15 and f''
+    from Eq. 14, to rounding (both are one quotient of the same differences)."""
+    eps = 1e-3
+    values = stencil_values(f[0], eta, eps)
+    f_m2, f_m1, f0, f_p1, f_p2 = values
+    f1 = fd.first_derivative(f_m1, f_p1, eps)
+    f2 = fd.second_derivative(f_m2, f0, f_p2, eps)
+    eq10 = newton_step(eta, f1, f2)
+    eq16 = fd.newton_update(eta, values, eps)
+    # the increments differ by a few roundings of one quotient (~8 u of it); each sum with
+    # eta rounds once more (u |eta| each)
+    assert abs(eq16 - eq10) <= 8 * U * abs(f1 / f2) + 2 * U * abs(eta)

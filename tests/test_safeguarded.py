@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adaptive_lr import LinearRegression, SafeguardedSecondOrderLR, SecondOrderLR, train
-from adaptive_lr.controllers.safeguarded import averaged_newton_target, ema, trust_region
+from adaptive_lr.controllers.safeguards import averaged_newton_target, ema, trust_region
 
 OFF = {"average": 0.0, "trust_ratio": None, "curvature_fallback": False, "target_fallback": False,
        "no_increasing_step": False, "relative_eps": None}
@@ -44,25 +44,26 @@ def test_all_safeguards_off_is_eq16_if_zero(minimum, curvature, eta):
         assert ours.step(None, phi) == pytest.approx(paper.step(None, phi), rel=1e-9)
         # Same differences, scaled differently (f'/f'' vs 2 eps num/den): a few roundings of
         # the result, far below 1e-9 relative.
-        assert ours.lr == pytest.approx(paper.lr, rel=1e-9)
+        assert ours.state.next_lr == pytest.approx(paper.state.next_lr, rel=1e-9)
 
 
 def test_exact_newton_on_a_quadratic_lands_on_the_minimum():
     c = SafeguardedSecondOrderLR(0.2, **OFF)
     c.step(None, quadratic(0.7, 3.0))
     # Eq. 14-15 exact on quadratics; rounding ~ u |f| / eps^2 relative to f'' = 3: ~1e-6.
-    assert c.lr == pytest.approx(0.7, rel=1e-5)
+    assert c.state.next_lr == pytest.approx(0.7, rel=1e-5)
 
 
 def test_trust_region_bounds_the_change():
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0)
     c.step(None, quadratic(100.0))
-    assert c.lr == pytest.approx(0.2, rel=1e-12) and c.n_clipped == 1
+    assert c.state.next_lr == pytest.approx(0.2, rel=1e-12) and c.state.n_clipped == 1
     for minimum, expected in [(0.15, 0.15), (1e-3, 1e-3), (-5.0, 1e-6)]:
         c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=2.0, target_fallback=False)
         c.step(None, quadratic(minimum))         # below 0.2: not clipped, floor of Eq. 19
         # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative.
-        assert c.lr == pytest.approx(expected, rel=1e-5, abs=1e-9) and c.n_clipped == 0
+        assert c.state.next_lr == pytest.approx(expected, rel=1e-5, abs=1e-9)
+        assert c.state.n_clipped == 0
 
 
 @pytest.mark.parametrize("slope, expected", [(-1.0, 0.1), (1.0, 0.1 / 3)])
@@ -76,14 +77,14 @@ def test_fallback_on_non_positive_curvature(slope, expected):
 
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=3.0)
     c.step(None, phi)
-    assert c.n_fallback == 1
-    assert c.lr == pytest.approx(expected, rel=1e-12)
+    assert c.state.n_fallback == 1
+    assert c.state.next_lr == pytest.approx(expected, rel=1e-12)
     # Without the fallback the step goes to the maximum at slope / 2 (Eq. 16 as printed).
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None, curvature_fallback=False,
                                  target_fallback=False)
     c.step(None, phi)
-    assert c.n_fallback == 0
-    assert c.lr == pytest.approx(max(slope / 2, 1e-6), rel=1e-5)
+    assert c.state.n_fallback == 0
+    assert c.state.next_lr == pytest.approx(max(slope / 2, 1e-6), rel=1e-5)
 
 
 def test_fallback_never_raises_the_rate_on_a_flat_noisy_line():
@@ -92,7 +93,7 @@ def test_fallback_never_raises_the_rate_on_a_flat_noisy_line():
     c = SafeguardedSecondOrderLR(1e-3)
     for _ in range(50):
         c.step(None, lambda e: 2.3 - 1e-4 * np.asarray(e) - 1e-3 * np.asarray(e) ** 2)
-    assert c.lr == 1e-3 and c.n_fallback == 50
+    assert c.state.next_lr == 1e-3 and c.state.n_fallback == 50
 
 
 @pytest.mark.parametrize("trust_ratio, r", [(3.0, 3.0), (None, 2.0)])
@@ -101,15 +102,15 @@ def test_target_fallback_divides_by_r_instead_of_dropping_to_the_floor(trust_rat
     r; without it, Eq. 19's floor takes over in one step."""
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio)
     c.step(None, quadratic(-0.5))
-    assert c.lr == pytest.approx(0.1 / r, rel=1e-12) and c.n_fallback == 1
+    assert c.state.next_lr == pytest.approx(0.1 / r, rel=1e-12) and c.state.n_fallback == 1
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio, target_fallback=False)
     c.step(None, quadratic(-0.5))
-    assert c.lr == 1e-6 and c.n_fallback == 0
+    assert c.state.next_lr == 1e-6 and c.state.n_fallback == 0
     # A positive target, however small, is taken at once (decreases are not limited).
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=trust_ratio)
     c.step(None, quadratic(1e-4))
     # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative to 0.1.
-    assert c.lr == pytest.approx(1e-4, abs=1e-6) and c.n_fallback == 0
+    assert c.state.next_lr == pytest.approx(1e-4, abs=1e-6) and c.state.n_fallback == 0
 
 
 @pytest.mark.parametrize("eta, minimum, shortened", [(0.1, 0.01, True), (0.015, 0.01, False),
@@ -120,11 +121,11 @@ def test_no_increasing_step_takes_this_step_at_the_new_rate(eta, minimum, shorte
     c = SafeguardedSecondOrderLR(eta, average=0.0)
     used = c.step(None, quadratic(minimum))
     # Newton exact on the quadratic up to rounding ~u |f| / eps^2 / f'' ~ 1e-6 relative.
-    assert c.lr == pytest.approx(minimum, rel=1e-5)
-    assert c.n_shortened == shortened
-    assert used == (c.lr if shortened else eta)
+    assert c.state.next_lr == pytest.approx(minimum, rel=1e-5)
+    assert c.state.n_shortened == shortened
+    assert used == (c.state.next_lr if shortened else eta)
     c = SafeguardedSecondOrderLR(eta, average=0.0, no_increasing_step=False)
-    assert c.step(None, quadratic(minimum)) == eta and c.n_shortened == 0
+    assert c.step(None, quadratic(minimum)) == eta and c.state.n_shortened == 0
 
 
 def test_no_increasing_step_in_training_from_a_rate_far_too_large():
@@ -146,14 +147,14 @@ def test_no_increasing_step_in_training_from_a_rate_far_too_large():
 def test_fallback_without_trust_region_uses_factor_two():
     c = SafeguardedSecondOrderLR(0.1, average=0.0, trust_ratio=None)
     c.step(None, lambda e: 0.5 * np.asarray(e) - np.asarray(e) ** 2)  # slope 0.3 > 0: decrease
-    assert c.lr == pytest.approx(0.05)
+    assert c.state.next_lr == pytest.approx(0.05)
 
 
 def test_zero_curvature_without_fallback_uses_delta_if_zero():
     """A linear f has f'' = 0 exactly: Eq. 17-18 ("if-zero") add delta to the denominator."""
     c = SafeguardedSecondOrderLR(0.5, **OFF)
     c.step(None, lambda e: np.zeros_like(np.asarray(e, dtype=np.float64)))   # f' = f'' = 0
-    assert c.lr == 0.5 and c.n_rejected == 0
+    assert c.state.next_lr == 0.5 and c.n_rejected == 0
 
 
 @pytest.mark.parametrize("average", [0.5, 0.9, 0.99])
@@ -164,7 +165,7 @@ def test_averaging_on_a_fixed_quadratic_converges_to_the_minimum(average):
     lrs = [c.step(None, quadratic(0.4, 7.0)) for _ in range(20)]
     assert lrs[1] == pytest.approx(2e-3)                     # clipped by r = 2
     # 1e-3 * 2^9 > 0.4: reached within 9 steps, then stays (rounding ~1e-9 relative).
-    assert c.lr == pytest.approx(0.4, rel=1e-6)
+    assert c.state.next_lr == pytest.approx(0.4, rel=1e-6)
     assert all(abs(v - 0.4) < 1e-6 for v in lrs[10:])
 
 
@@ -179,8 +180,8 @@ def test_averaging_smooths_noisy_targets():
         plain.step(None, quadratic(m))
     # EMA of an alternating sequence: its deviation from the mean is <= (1 - a)/(1 + a) * 0.2
     # in steady state, ~1e-3 for a = 0.99.
-    assert averaged.lr == pytest.approx(0.4, abs=2e-3)
-    assert plain.lr == pytest.approx(0.6, rel=1e-6)
+    assert averaged.state.next_lr == pytest.approx(0.4, abs=2e-3)
+    assert plain.state.next_lr == pytest.approx(0.6, rel=1e-6)
 
 
 def test_relative_eps_probes_scale_with_eta():
@@ -204,19 +205,19 @@ def test_non_finite_probes_are_rejected(bad):
     c.step(None, quadratic(0.3))
     state = c.state_dict()
     c.step(None, lambda e: np.full(len(e), bad))
-    assert c.lr == float(state["lr"]) and c.n_rejected == 1
-    assert c.curvature == float(state["curvature"])        # the average is not polluted
+    assert c.state.next_lr == float(state["next_lr"]) and c.n_rejected == 1
+    assert c.state.curvature == float(state["curvature"])        # the average is not polluted
 
 
 def test_lr_stays_finite_and_above_the_floor():
     c = SafeguardedSecondOrderLR(1e-5, average=0.0, trust_ratio=None, delta=1e-6,
                                  target_fallback=False)
     c.step(None, quadratic(-1.0))                # minimum at a negative rate
-    assert c.lr == 1e-6
+    assert c.state.next_lr == 1e-6
     c = SafeguardedSecondOrderLR(0.1, average=0.0)
     for m in [1e150, -1e150, 0.0]:                # huge and negative targets, then a tame one
         c.step(None, quadratic(m))
-        assert math.isfinite(c.lr) and c.lr >= 1e-6
+        assert math.isfinite(c.state.next_lr) and c.state.next_lr >= 1e-6
 
 
 @pytest.mark.parametrize("name, value", [
@@ -231,7 +232,7 @@ def test_bad_arguments_raise_naming_the_argument(name, value):
 
 
 def test_needs_a_probe():
-    with pytest.raises(ValueError, match="probe"):
+    with pytest.raises(TypeError, match="phi must be a callable"):
         SafeguardedSecondOrderLR(0.1).step(np.zeros(2), None)
 
 
@@ -241,9 +242,8 @@ def test_state_dict_round_trip():
         a.step(None, quadratic(m))
     b = SafeguardedSecondOrderLR(0.01)
     b.load_state_dict(a.state_dict())
-    for name in SafeguardedSecondOrderLR._state_fields:
-        assert getattr(b, name) == getattr(a, name)
-    assert isinstance(b.n_fallback, int)
+    assert b.state == a.state
+    assert isinstance(b.state.n_fallback, int)
     phi = quadratic(0.25, 2.0)
     assert [a.step(None, phi) for _ in range(3)] == [b.step(None, phi) for _ in range(3)]
-    assert a.lr == b.lr
+    assert a.state.next_lr == b.state.next_lr

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
-from .base import LearningRateController, check_nonnegative
+from ..probe import ExactProbe
+from .base import LearningRateController, RateState, check_nonnegative
+from .rate_update import RateUpdate, accept_rate
+from .second_order import newton_step
 
 
-def newton_step(eta: float, f1: float, f2: float) -> float:
-    """Eq. 10: ``eta - f'(eta) / f''(eta)``.
-
-    >>> newton_step(1.0, -4.0, 2.0)          # f = (eta - 3)^2 at 1: lands on 3
-    3.0
-    """
-    return eta - f1 / f2
+@dataclass(frozen=True)
+class ExactNewtonState(RateState):
+    next_lr: float = 0.0  #: eta(k+1), the rate of the next step
 
 
 class ExactNewtonLR(LearningRateController):
@@ -24,26 +24,30 @@ class ExactNewtonLR(LearningRateController):
     rounding. Order of operations as in the paper: derivatives at ``eta(k)``, update with
     ``eta(k)``, then ``eta(k+1) = max(eta(k) - f'/f'', delta)``.
 
-    When ``f''(eta) <= 0`` (no minimum along the line to step to) or a derivative is not
-    finite, the update is rejected and ``eta`` is kept.
+    The probe must offer ``phi.derivatives(eta)`` (:class:`~adaptive_lr.probe.ExactProbe`);
+    a plain callable is a ``TypeError``. When ``f''(eta) <= 0`` (no minimum along the line to
+    step to) or a derivative is not finite, the update is rejected and ``eta`` is kept.
     """
 
-    needs_probe = True
+    State = ExactNewtonState
 
     def __init__(self, eta, *, delta=1e-6):
         super().__init__(eta)
+        self.state = replace(self.state, next_lr=self.lr)
         self.delta = check_nonnegative("delta", delta)
         self.last_derivatives: tuple[float, float] | None = None
 
     def step(self, grad, phi) -> float:
-        if phi is None:
-            raise ValueError("ExactNewtonLR.step needs a probe phi with exact derivatives")
-        self.n_steps += 1
-        eta = self.lr
-        f1, f2 = phi.derivatives(eta)
+        if not isinstance(phi, ExactProbe):
+            raise TypeError("ExactNewtonLR needs a probe with exact derivatives, "
+                            "phi.derivatives(eta) -> (f', f''), such as adaptive_lr.Probe on "
+                            f"a linear or logistic model; got {type(phi).__name__}")
+        eta = self.state.next_lr
+        f1, f2 = (float(v) for v in phi.derivatives(eta))
         self.last_derivatives = (f1, f2)
         if math.isfinite(f1) and math.isfinite(f2) and f2 > 0:
-            self._propose(newton_step(eta, f1, f2), self.delta)
+            update = accept_rate(newton_step(eta, f1, f2), eta, self.delta)  # Eq. 10, 19
         else:
-            self.n_rejected += 1
+            update = RateUpdate(eta, 0.0, False)
+        self._advance(rejected=not update.accepted, lr=eta, next_lr=update.lr)
         return eta

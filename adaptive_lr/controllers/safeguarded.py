@@ -12,57 +12,40 @@ safeguards; with all of them off it *is* Eq. 16 (:class:`SecondOrderLR` with
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
-from ..finite_diff import first_derivative, probe_points, second_derivative, unpack
-from .base import LearningRateController, check_nonnegative, check_positive
+from ..finite_diff import (
+    first_derivative,
+    probe_points,
+    second_derivative,
+    smooth_denominator,
+    unpack,
+)
+from ..probe import evaluate_probe
+from .base import LearningRateController, RateState, check_nonnegative, check_positive
+from .rate_update import accept_rate
+from .safeguards import check_flag, ema, trust_region
+from .second_order import newton_step
 
 
-def ema(mean: float, value: float, average: float) -> float:
-    """Exponential moving average: ``average * mean + (1 - average) * value``.
-
-    >>> ema(1.0, 3.0, 0.75)
-    1.5
-    """
-    return average * mean + (1.0 - average) * value
-
-
-def averaged_newton_target(intercept: float, curvature: float) -> float:
-    """The root ``-B / A`` of the averaged derivative model ``f'(eta) ~ B + A eta``.
-
-    Each step's probes give a local quadratic model of its line loss, i.e. a linear model of
-    its derivative, ``f'_k(eta) ~ f'_k + f''_k (eta - eta_k) = B_k + A_k eta``
-    (``A_k = f''_k``, ``B_k = f'_k - f''_k eta_k``). Averaging ``A`` and ``B`` and solving
-    ``B + A eta = 0`` is Newton's method (Eq. 10) on the averaged model; its root is the
-    curvature-weighted mean of the per-step Newton targets ``eta_k - f'_k / f''_k``.
-
-    >>> averaged_newton_target(-6.0, 2.0)        # f'(eta) = 2 eta - 6: minimum at 3
-    3.0
-    """
-    return -intercept / curvature
+@dataclass(frozen=True)
+class SafeguardedState(RateState):
+    next_lr: float = 0.0  #: eta(k+1)
+    curvature: float = 0.0  #: A, the averaged f''
+    intercept: float = 0.0  #: B, the averaged f' - f'' eta
+    slope: float = 0.0  #: S, the averaged f'
+    n_fallback: int = 0
+    n_clipped: int = 0
+    n_shortened: int = 0
 
 
-def check_flag(name: str, value) -> bool:
-    """A switch must be a bool (not a truthy number or string)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
-
-
-def trust_region(candidate: float, eta: float, ratio: float | None) -> float:
-    """Clip ``candidate`` to at most ``eta * ratio`` (no-op when ``ratio`` is None).
-
-    One-sided on purpose: a rate that is too large multiplies the loss at every step, so a
-    decrease must take effect at once (only the floor of Eq. 19 bounds it); an increase is the
-    risky move, and a start that is too small is corrected geometrically.
-
-    >>> trust_region(100.0, 1.0, 2.0), trust_region(0.01, 1.0, 2.0)
-    (2.0, 0.01)
-    """
-    if ratio is None or not math.isfinite(candidate):
-        return candidate
-    return min(candidate, eta * ratio)
+class _Proposal(NamedTuple):
+    candidate: float  #: the proposed eta(k+1), before the trust region
+    raises_loss: bool  #: the convex model says a step at eta(k) raises the loss
+    fallback: bool  #: a fallback made the proposal
 
 
 class SafeguardedSecondOrderLR(LearningRateController):
@@ -148,15 +131,16 @@ class SafeguardedSecondOrderLR(LearningRateController):
 
     Attributes
     ----------
-    curvature, intercept, slope : float
-        The averaged ``A``, ``B`` and ``f'_k`` (0 before the first step).
+    state : SafeguardedState
+        ``lr`` (the rate of the last update), ``next_lr`` (``eta(k+1)``), the averaged
+        ``curvature``, ``intercept`` and ``slope`` (``A``, ``B``, ``S``; 0 before the first
+        step), and the counts ``n_fallback``, ``n_clipped``, ``n_shortened`` of steps that used
+        the curvature or target fallback / were clipped by the trust region / were taken at the
+        new rate by ``no_increasing_step``.
     last_f : ndarray (5,) or None
-        The five probe losses of the last step.
+        The five probe losses of the last step (a diagnostic, not part of the state).
     last_loss : float or None
         ``f(eta(k))`` of the last step.
-    n_fallback, n_clipped, n_shortened : int
-        Steps that used the curvature or target fallback / were clipped by the trust region /
-        were taken at the new rate by ``no_increasing_step``.
 
     Notes
     -----
@@ -174,14 +158,13 @@ class SafeguardedSecondOrderLR(LearningRateController):
     [0.01, 0.02, 0.04, 0.08, 0.16, 0.3, 0.3]
     """
 
-    needs_probe = True
-    _state_fields = LearningRateController._state_fields + (
-        "curvature", "intercept", "slope", "n_fallback", "n_clipped", "n_shortened")
+    State = SafeguardedState
 
     def __init__(self, eta, *, average=0.99, trust_ratio=2.0, curvature_fallback=True,
                  target_fallback=True, no_increasing_step=True, relative_eps=1e-3, eps=1e-5,
                  delta=1e-6):
         super().__init__(eta)
+        self.state = replace(self.state, next_lr=self.lr)
         self.average = check_nonnegative("average", average)
         if not self.average < 1:
             raise ValueError(f"average must lie in [0, 1), got {average!r}")
@@ -197,12 +180,6 @@ class SafeguardedSecondOrderLR(LearningRateController):
             "relative_eps", relative_eps)
         self.eps = check_positive("eps", eps)
         self.delta = check_nonnegative("delta", delta)
-        self.curvature = 0.0
-        self.intercept = 0.0
-        self.slope = 0.0
-        self.n_fallback = 0
-        self.n_clipped = 0
-        self.n_shortened = 0
         self.last_f: np.ndarray | None = None
         self.last_loss: float | None = None
 
@@ -218,55 +195,62 @@ class SafeguardedSecondOrderLR(LearningRateController):
         return max(self.relative_eps * eta, self.eps)
 
     def step(self, grad, phi) -> float:
-        if phi is None:
-            raise ValueError("SafeguardedSecondOrderLR.step needs a probe phi (it evaluates "
-                             "f(eta))")
-        self.n_steps += 1
-        eta = self.lr
+        eta = self.state.next_lr
         eps = self.step_eps(eta)
-        f = np.asarray(phi(probe_points(eta, eps)), dtype=np.float64)
-        self.last_f = f
-        self.last_loss = float(f[2])
-        if not np.all(np.isfinite(f)):
-            self.n_rejected += 1
+        f = evaluate_probe(phi, probe_points(eta, eps))  # steps 1-2 of the class docstring
+        self.last_f, self.last_loss = f, float(f[2])
+        averaged = self._derivative_model(f, eta, eps) if np.all(np.isfinite(f)) else None
+        if averaged is None:  # a non-finite probe or average: rejected, nothing changes
+            self._advance(rejected=True, lr=eta)
             return eta
+        (F1, F2), model = averaged
+        proposal = self._propose(F1, F2, model["slope"], eta, eps)  # step 4
+        clipped = trust_region(proposal.candidate, eta, self.trust_ratio)  # step 5
+        update = accept_rate(clipped, eta, self.delta)  # step 6, Eq. 19
+        shorten = update.accepted and proposal.raises_loss and self.no_increasing_step
+        used = update.lr if shorten else eta
+        s = self.state
+        self._advance(rejected=not update.accepted, lr=used, next_lr=update.lr,
+                      n_fallback=s.n_fallback + proposal.fallback,
+                      n_clipped=s.n_clipped + (update.accepted and clipped != proposal.candidate),
+                      n_shortened=s.n_shortened + shorten, **model)
+        return used
+
+    def _derivative_model(self, f, eta: float, eps: float):
+        """Step 3: ``((F1, F2), {curvature, intercept, slope})`` from the probes, or ``None``
+        when an average is not finite."""
         f_m2, f_m1, f0, f_p1, f_p2 = unpack(f)
-        d1 = first_derivative(f_m1, f_p1, eps)          # Eq. 15
-        d2 = second_derivative(f_m2, f0, f_p2, eps)     # Eq. 14
-        if self.average > 0:
-            curvature = ema(self.curvature, d2, self.average)
-            intercept = ema(self.intercept, d1 - d2 * eta, self.average)
-            slope = ema(self.slope, d1, self.average)
-            if not all(map(math.isfinite, (curvature, intercept, slope))):
-                self.n_rejected += 1
-                return eta
-            self.curvature, self.intercept, self.slope = curvature, intercept, slope
-            # The EMA's start-up bias (1 - average^k) cancels in the ratio F1 / F2.
-            F1, F2 = intercept + curvature * eta, curvature
+        d1 = first_derivative(f_m1, f_p1, eps)  # Eq. 15
+        d2 = second_derivative(f_m2, f0, f_p2, eps)  # Eq. 14
+        s, a = self.state, self.average
+        if a == 0:
+            model = {"curvature": d2, "intercept": d1 - d2 * eta, "slope": d1}
         else:
-            self.curvature, self.intercept, self.slope = d2, d1 - d2 * eta, d1
-            F1, F2 = d1, d2
-        raises_loss = False
+            model = {"curvature": ema(s.curvature, d2, a),
+                     "intercept": ema(s.intercept, d1 - d2 * eta, a),
+                     "slope": ema(s.slope, d1, a)}
+        if not all(map(math.isfinite, model.values())):  # an overflow: nothing is stored
+            return None
+        if a == 0:
+            return (d1, d2), model
+        # The EMA's start-up bias (1 - average^k) cancels in the ratio F1 / F2.
+        return (model["intercept"] + model["curvature"] * eta, model["curvature"]), model
+
+    def _propose(self, F1: float, F2: float, slope: float, eta: float, eps: float) -> _Proposal:
+        """Step 4: Newton on a convex model, otherwise the fallbacks."""
         if F2 > 0 or not self.curvature_fallback:
-            if F2 == 0:
-                F2 = self.delta / (4 * eps * eps)           # Eq. 17-18, "if-zero"
+            if F2 == 0:  # Eq. 17-18, "if-zero": the denominator 4 eps^2 F2 is exactly 0
+                F2 = smooth_denominator(0.0, self.delta, "if-zero") / (4 * eps * eps)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                candidate = float(eta - np.float64(F1) / np.float64(F2))   # Eq. 10
-            raises_loss = F2 > 0 and eta > 2 * candidate    # f(eta) > f(0) on the model
+                candidate = float(newton_step(np.float64(eta), np.float64(F1),
+                                              np.float64(F2)))  # Eq. 10
+            raises_loss = F2 > 0 and eta > 2 * candidate  # f(eta) > f(0) on the model
             if self.target_fallback and candidate <= 0:
-                self.n_fallback += 1
-                candidate = eta / self.factor
-        else:
-            self.n_fallback += 1
-            # The sign of the averaged slope, not of F1: with A <= 0 the model's
-            # extrapolation B + A eta is meaningless far from the etas it was measured at.
-            candidate = eta / self.factor if self.slope > 0 else eta
-        clipped = trust_region(candidate, eta, self.trust_ratio)
-        self.n_clipped += clipped != candidate
-        if self._propose(clipped, self.delta) and raises_loss and self.no_increasing_step:
-            self.n_shortened += 1
-            return self.lr
-        return eta
+                return _Proposal(eta / self.factor, raises_loss, True)
+            return _Proposal(candidate, raises_loss, False)
+        # The sign of the averaged slope, not of F1: with A <= 0 the model's
+        # extrapolation B + A eta is meaningless far from the etas it was measured at.
+        return _Proposal(eta / self.factor if slope > 0 else eta, False, True)
 
     def __repr__(self) -> str:
         return (f"SafeguardedSecondOrderLR(lr={self.lr:.6g}, average={self.average:g}, "

@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from ..finite_diff import DELTA_RULES, newton_increment, probe_points
-from .base import LearningRateController, check_beta, check_nonnegative, check_positive
-from .momentum import LRMomentum, WithLRMomentum
+from ..probe import evaluate_probe
+from .base import (
+    LearningRateController,
+    RateState,
+    check_beta,
+    check_nonnegative,
+    check_positive,
+)
+from .rate_update import RateUpdate, apply_increment
 
 
-class SecondOrderLR(WithLRMomentum, LearningRateController):
+def newton_step(eta: float, f1: float, f2: float) -> float:
+    """Eq. 10: ``eta - f'(eta) / f''(eta)``. Eq. 16 is this step with ``f'`` from Eq. 15 and
+    ``f''`` from Eq. 14 (written as one fraction of loss differences).
+
+    >>> newton_step(1.0, -4.0, 2.0)          # f = (eta - 3)^2 at 1: lands on 3
+    3.0
+    """
+    return eta - f1 / f2
+
+
+@dataclass(frozen=True)
+class SecondOrderState(RateState):
+    next_lr: float = 0.0  #: eta(k+1), the rate of the next step (computed in step k)
+    velocity: float = 0.0  #: v of Eq. 20-21
+
+
+class SecondOrderLR(LearningRateController):
     """Newton's method on ``f(eta) = L(w - eta g)`` with derivatives from five probe losses.
 
     One step, in the paper's order (Sec. 4.1):
 
     1. probe ``f`` at ``eta(k) + eps * [-2, -1, 0, 1, 2]`` (five losses, one fused call);
     2. ``L(k+1) = f(eta(k))`` (kept in ``last_loss``);
-    3. the weight update uses ``eta(k)``: that is what :meth:`step` returns;
+    3. the weight update uses ``eta(k)``: that is what :meth:`step` returns (and ``lr`` then);
     4. ``eta(k+1) = eta(k) - 2 eps (f(eta+eps) - f(eta-eps)) / (f(eta+2eps) + f(eta-2eps)
        - 2 f(eta) [+ delta])`` (Eq. 16 / 18), with momentum (Eq. 20-21) when ``beta > 0``,
-       then ``eta(k+1) = max(eta(k+1), delta)`` (Eq. 19).
+       then ``eta(k+1) = max(eta(k+1), delta)`` (Eq. 19); kept in ``state.next_lr``.
 
     Parameters
     ----------
@@ -35,61 +60,55 @@ class SecondOrderLR(WithLRMomentum, LearningRateController):
         * ``"always"`` (Eq. 18 as printed): ``delta`` is added to every denominator. The
           denominator is about ``4 eps^2 f''`` (``4e-10 f''`` for ``eps = 1e-5``), so next to
           ``delta = 1e-6`` the step is ``-(4 eps^2 / delta) f'(eta)`` whenever
-          ``f'' << delta / (4 eps^2) = 2500``: in effect the *first-order* rule with meta rate
-          ``4 eps^2 / delta = 4e-4``. This is what reproduces the paper's ``eta ~ 0.4`` on MNIST.
+          ``f'' << delta / (4 eps^2) = 2500``: gradient descent on ``eta`` with meta rate
+          ``4 eps^2 / delta = 4e-4``, where ``f'`` is the derivative of *this* batch's line
+          loss at ``eta(k)``. This is what reproduces the paper's ``eta ~ 0.4`` on MNIST.
         * ``"if-zero"`` (the authors' code): ``delta`` is added only when the denominator is
-          exactly 0. In float64 this is the pure Newton step on the *batch's own* line loss,
-          which overshoots on mini-batches (``eta`` in the thousands on MNIST after two epochs);
-          in float32 the denominator is mostly rounding noise, which is what tamed it in the
-          authors' runs. See DESIGN.md and REPRODUCTION.md.
+          exactly 0: the pure Newton step on the *batch's own* line loss, which overshoots on
+          mini-batches in float64. See ``docs/design.md`` and REPRODUCTION.md.
     beta : float in [0, 1), default 0
         Momentum on the learning-rate update (Eq. 20-21; the paper tried 0.9).
 
     Attributes
     ----------
     last_f : ndarray (5,) or None
-        The five probe losses of the last step.
+        The five probe losses of the last step (a diagnostic, not part of the state).
     last_loss : float or None
         ``L(k+1) = f(eta(k))`` of the last step.
 
     Notes
     -----
     On a quadratic ``f`` (linear regression, full batch) Eq. 15 and 14 are exact, so with
-    ``delta = 0`` one step lands on the exact line minimum ``eta* = d.g / (d.H d)``; for SGD
-    that is the Barzilai-Borwein-like exact line search.
+    ``delta = 0`` one step lands on the exact line minimum ``eta* = d.g / (d.H d)``; used one
+    step later, as Sec. 4.1 orders it, that is the Barzilai-Borwein step ``s.s / s.y``.
     """
 
-    needs_probe = True
-    _state_fields = LearningRateController._state_fields + ("velocity",)
+    State = SecondOrderState
 
     def __init__(self, eta, eps=1e-5, delta=1e-6, delta_rule="always", *, beta=0.0):
         super().__init__(eta)
+        self.state = replace(self.state, next_lr=self.lr)
         self.eps = check_positive("eps", eps)
         self.delta = check_nonnegative("delta", delta)
         if delta_rule not in DELTA_RULES:
             raise ValueError(f"delta_rule must be one of {DELTA_RULES}, got {delta_rule!r}")
         self.delta_rule = delta_rule
         self.beta = check_beta(beta)
-        self._momentum = LRMomentum(self.beta)
         self.last_f: np.ndarray | None = None
         self.last_loss: float | None = None
 
     def step(self, grad, phi) -> float:
-        if phi is None:
-            raise ValueError("SecondOrderLR.step needs a probe phi (it evaluates f(eta))")
-        self.n_steps += 1
-        eta = self.lr
-        f = np.asarray(phi(probe_points(eta, self.eps)), dtype=np.float64)
-        self.last_f = f
-        self.last_loss = float(f[2])
-        if not np.all(np.isfinite(f)):
-            self.n_rejected += 1
-            self._momentum.velocity = 0.0
-            return eta
-        increment = newton_increment(f, self.eps, self.delta, self.delta_rule)
-        candidate = self._momentum.propose(eta, increment)
-        accepted = self._propose(candidate, self.delta)
-        self._momentum.commit(accepted, accepted and candidate < self.delta, self.lr - eta)
+        eta = self.state.next_lr
+        f = evaluate_probe(phi, probe_points(eta, self.eps))  # Eq. 4 at the five points
+        self.last_f, self.last_loss = f, float(f[2])
+        if np.all(np.isfinite(f)):
+            increment = newton_increment(f, self.eps, self.delta, self.delta_rule)  # Eq. 16/18
+            update = apply_increment(eta, increment, delta=self.delta,  # Eq. 20, 21, 19
+                                     velocity=self.state.velocity, beta=self.beta)
+        else:
+            update = RateUpdate(eta, 0.0, False)
+        self._advance(rejected=not update.accepted, lr=eta, next_lr=update.lr,
+                      velocity=update.velocity)
         return eta
 
     def __repr__(self) -> str:
