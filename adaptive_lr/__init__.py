@@ -4,10 +4,11 @@
 The pieces, each next to the equations it implements:
 
 * :mod:`adaptive_lr.models`: pure functions of one flat parameter vector;
-* :mod:`adaptive_lr.probe`: ``phi(etas) = L(w - eta d)`` (Eq. 3-4);
+* :mod:`adaptive_lr.probe`: ``phi(etas) = L(w - eta d)`` and what a controller may ask of it
+  (Eq. 3-4, 7, 11, 22-23);
 * :mod:`adaptive_lr.finite_diff`: Eq. 12-18;
-* :mod:`adaptive_lr.controllers`: the learning-rate rules (Eq. 5-21);
-* :mod:`adaptive_lr.train`: the training loop and its history.
+* :mod:`adaptive_lr.controllers`: the learning-rate rules (Eq. 2, 5-21);
+* :mod:`adaptive_lr.train`: the paper's step (Eq. 1, Sec. 4.1) and the training loop.
 """
 
 from .checkpoint import CheckpointError
@@ -24,7 +25,7 @@ from .models.lenet import LeNet
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
 from .probe import PassCounter, Probe
-from .train import History, TrainResult, evaluate, train
+from .train import History, TrainResult, evaluate, sgd_step, train
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,6 @@ __all__ = [
     "ExactNewtonLR", "FirstOrderLR", "FixedLR", "LearningRateController", "SecondOrderLR",
     "SafeguardedSecondOrderLR",
     "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
-    "History", "TrainResult", "evaluate", "train",
+    "History", "TrainResult", "evaluate", "sgd_step", "train",
     "AdamDirection", "AveragedGradientDirection", "GradientDirection", "CheckpointError",
 ]

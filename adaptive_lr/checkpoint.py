@@ -1,10 +1,12 @@
 """Checkpoints of a training run: one ``.npz`` of plain arrays, written atomically, no pickle.
 
-A checkpoint holds everything :func:`adaptive_lr.train.train` needs to continue a run so that it
-reproduces the uninterrupted run bit for bit (weights, controller and direction state, the
-random generator's state, the position and the history so far). Keys are flat strings such as
-``"w"``, ``"controller.lr"`` or ``"history.loss"``; the small metadata (the generator's state, a
-dict of ints, the position and class names) is a JSON string stored as a 0-d unicode array.
+A checkpoint holds the :class:`~adaptive_lr.run_state.RunState` of a run, everything
+:func:`adaptive_lr.train.train` needs to continue it so that it reproduces the uninterrupted
+run bit for bit: the weights, the model's non-parameter state, the controller's and the
+direction's state, the random streams' states, the position and the history so far
+(:func:`save_run`, :func:`restore_run`). Keys are flat strings such as ``"w"``,
+``"controller.lr"`` or ``"history.loss"``; the small metadata (the generators' states, dicts of
+ints, the position and class names) is a JSON string stored as a 0-d unicode array.
 
 Writing is atomic: the arrays go to a temporary file in the same folder, which is flushed,
 ``fsync``-ed and then renamed over the target with :func:`os.replace`. A write interrupted at
@@ -23,8 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .history import SERIES, History
+from .probe import PassCounter
+from .run_state import RunState
+
 #: Version of the layout below; bumped when it changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_KEY = "meta.json"
 
 
@@ -131,3 +137,50 @@ def unprefixed(prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarr
     """The entries of ``arrays`` under ``prefix.``, with the prefix removed."""
     start = prefix + "."
     return {key[len(start):]: value for key, value in arrays.items() if key.startswith(start)}
+
+
+def save_run(path: str | os.PathLike, run: RunState) -> Path:
+    """Atomically write ``run`` to ``path`` (see the module docstring)."""
+    arrays = {"w": run.w}
+    arrays.update(prefixed("model_state", run.model_state or {}))
+    arrays.update(prefixed("controller", run.controller.state_dict()))
+    arrays.update(prefixed("direction", run.direction.state_dict()))
+    arrays.update({f"history.{k}": np.asarray(getattr(run.history, k), dtype=t)
+                   for k, t in SERIES.items()})
+    meta = {"streams": run.streams.get_state(), "epoch": run.epoch, "iteration": run.iteration,
+            "train_time": run.train_time, "forward": run.counter.forward,
+            "backward": run.counter.backward, "diverged": run.history.diverged,
+            "model_state": run.model_state is not None,
+            "controller": type(run.controller).__name__,
+            "direction": type(run.direction).__name__}
+    return save_checkpoint(path, arrays, meta)
+
+
+def restore_run(path: str | os.PathLike, run: RunState, num_params: int) -> RunState:
+    """Load ``path`` into ``run``, a fresh state of the same run (its controller, direction and
+    streams are overwritten); ``num_params`` and ``run.w``'s dtype must match the weights."""
+    arrays, meta = load_checkpoint(path)
+    for what, obj in (("controller", run.controller), ("direction", run.direction)):
+        if meta.get(what) != type(obj).__name__:
+            raise CheckpointError(f"checkpoint {path} was written with {what} "
+                                  f"{meta.get(what)}, this run uses {type(obj).__name__}")
+    w = arrays.get("w")
+    if w is None or w.shape != (num_params,) or w.dtype != run.w.dtype:
+        got = None if w is None else (w.shape, str(w.dtype))
+        raise CheckpointError(f"checkpoint {path}: weights {got} do not fit a model of "
+                              f"{num_params} parameters in {run.w.dtype}")
+    try:
+        run.controller.load_state_dict(unprefixed("controller", arrays))
+        run.direction.load_state_dict(unprefixed("direction", arrays))
+        run.streams.set_state(meta["streams"])
+        run.history = History(**{k: arrays[f"history.{k}"].tolist() for k in SERIES})
+        run.counter = PassCounter(int(meta["forward"]), int(meta["backward"]))
+        run.epoch, run.iteration = int(meta["epoch"]), int(meta["iteration"])
+        run.train_time = float(meta["train_time"])
+        has_state = bool(meta["model_state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is incomplete ({exc})") from None
+    run.history.diverged = meta.get("diverged")
+    run.w = w.copy()
+    run.model_state = unprefixed("model_state", arrays) if has_state else None
+    return run

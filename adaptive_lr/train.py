@@ -1,173 +1,122 @@
-"""The training loop: SGD with a learning-rate controller, and its history.
+"""The training loop: the paper's step (Sec. 4.1), repeated over the batches of each epoch.
 
-One step ``k`` on a batch ``B`` (the paper's Sec. 4.1):
+One step ``k`` on a batch ``B`` (:func:`train_step`):
 
-1. ``noise = model.sample_noise(rng, |B|)``: the step's random state, shared by the gradient and
-   every probe (DESIGN.md, idea 3);
-2. ``L(k), g = model.loss_and_grad(w, B)``; the direction is ``d = direction(g)``: ``d = g``
-   for SGD (the default), Adam's direction for Sec. 5.4 (:mod:`adaptive_lr.directions`);
-3. ``phi = Probe(model, w, d, B')`` with ``B' = B`` (Eq. 4) or a held-out validation batch
-   (Eq. 23, Sec. 5.3);
-4. ``eta = controller.step(g, phi)``; ``w <- w - eta * d``.
+1. ``noise``: the step's random state (dropout masks), drawn once and shared by the gradient
+   and every probe of the step, so that the finite differences see one function;
+2. ``L(k), g(k)``: the loss and gradient at ``w(k)``; the direction is ``d = direction(g)``,
+   ``d = g`` for SGD (the default), Adam's direction for Sec. 5.4 (:mod:`adaptive_lr.directions`);
+3. ``phi(eta) = L(w(k) - eta d)``, the probe on ``B`` (Eq. 4) or on a held-out validation
+   batch (Eq. 22-23, Sec. 5.3) (:func:`step_probe`);
+4. ``eta(k) = controller.step(g, phi)``: the rate rule (Eq. 2; Eq. 6-8 or Eq. 16-21);
+5. ``w(k+1) = w(k) - eta(k) d`` (Eq. 1, :func:`sgd_step`).
 
-Everything random comes from one seeded ``numpy.random.Generator``: the same seed gives the same
-history, bit for bit. A step whose loss or new weights are not finite is not applied: the run
-stops, says so in ``history.diverged`` (naming the iteration and the rate) and keeps the last
-finite weights.
+Every source of randomness has its own stream, spawned from the seed
+(:class:`~adaptive_lr.run_state.Streams`): the same seed gives the same history, bit for bit,
+and a run that differs only in its probe differs in nothing else. A step whose loss or new
+weights are not finite is not applied: the run stops, says so in ``history.diverged`` (naming
+the iteration and the rate) and keeps the last finite weights.
 
 Checkpoints (:mod:`adaptive_lr.checkpoint`) are taken at *epoch boundaries*, after the epoch's
 evaluation: every ``checkpoint_every`` epochs, after the last epoch and when a callback stops the
-run. Each holds the weights, the controller's and the direction's state, the generator's state,
-the epoch reached and the history. ``train(..., resume_from=path)`` continues from it to
-``epochs`` (the total, not the number still to run); with the same data and arguments the result
-is the uninterrupted run's, bit for bit (only the ``time`` column, a wall clock, differs).
-A diverging run writes no checkpoint: the last one on disk is the last finite state.
+run. ``train(..., resume_from=path)`` continues from one to ``epochs`` (the total, not the number
+still to run); with the same data and arguments the result is the uninterrupted run's, bit for
+bit (only the ``time`` column, a wall clock, differs). A diverging run writes no checkpoint: the
+last one on disk is the last finite state.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .checkpoint import CheckpointError, load_checkpoint, prefixed, save_checkpoint, unprefixed
+from .arguments import TrainData, check_train_arguments
+from .checkpoint import restore_run, save_run
 from .directions import GradientDirection
-from .nn.chunks import raise_heap_thresholds
-from .probe import PassCounter, Probe
+from .evaluation import evaluate, record_evaluation, report_progress
+from .history import History, TrainResult
+from .probe import Probe, validation_batch
+from .run_state import RunState, Streams
 
-#: Steps after which a full-batch run recomputes its forward from scratch (see ``reuse``).
-REFRESH_EVERY = 50
-
-#: History fields saved per iteration / per evaluation, with their checkpoint dtypes.
-_SERIES = {"lr": np.float64, "loss": np.float64, "epoch_of_iter": np.int64, "epoch": np.int64,
-           "train_loss": np.float64, "train_acc": np.float64, "test_loss": np.float64,
-           "test_acc": np.float64, "lr_epoch": np.float64, "time": np.float64}
-#: At most about this many progress lines per run (every epoch when there are fewer epochs).
-PROGRESS_LINES = 25
+__all__ = ["History", "TrainResult", "evaluate", "sgd_step", "step_probe", "train",
+           "train_step"]
 
 
-@dataclass
-class History:
-    """What a run did. Per iteration: ``lr`` (the rate used), ``loss`` (the batch loss at the
-    weights before the step) and ``epoch_of_iter``. Per evaluation (index 0 is before training,
-    then one per epoch): ``epoch``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``
-    (``nan`` where it does not apply), ``lr_epoch`` (the controller's rate) and ``time``
-    (seconds spent training so far, evaluations excluded). Counts: ``forward`` and ``backward``
-    passes of the optimizer (:mod:`adaptive_lr.probe`), ``rejected`` controller updates."""
+def sgd_step(w: np.ndarray, eta: float, d: np.ndarray) -> np.ndarray:
+    """Eq. 1 (and 5, 9): ``w(t+1) = w(t) - eta(t) d(t)``, with ``d = g(t)`` for SGD.
 
-    lr: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    epoch_of_iter: list[int] = field(default_factory=list)
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    lr_epoch: list[float] = field(default_factory=list)
-    time: list[float] = field(default_factory=list)
-    forward: int = 0
-    backward: int = 0
-    rejected: int = 0
-    diverged: str | None = None
+    Returns a new array: a ``w`` that a caller keeps is never overwritten by later steps.
 
-    def to_dict(self) -> dict:
-        """Plain lists and numbers (JSON-ready; NaN stays NaN)."""
-        return asdict(self)
+    >>> sgd_step(np.array([1.0, 2.0]), 0.5, np.array([2.0, -2.0]))
+    array([0., 3.])
+    """
+    return w - w.dtype.type(eta) * d
 
 
-@dataclass
-class TrainResult:
-    """The final weights ``w`` and the run's :class:`History`."""
-
-    w: np.ndarray
-    history: History
-
-
-def evaluate(model, w, X, y, chunk: int | None = 2048) -> tuple[float, float]:
-    """Mean loss and accuracy (``nan`` for a regression) of ``w`` on ``(X, y)``, in chunks of
-    ``chunk`` rows so that large sets fit in memory; no dropout (``noise=None``)."""
-    n = len(X)
-    step = n if chunk is None else chunk
-    total, correct = 0.0, 0
-    for a in range(0, n, step):
-        Xc, yc = X[a : a + step], y[a : a + step]
-        total += model.loss(w, Xc, yc) * len(Xc)
-        if model.task == "classification":
-            correct += int(np.sum(model.predict(w, Xc) == yc))
-    acc = correct / n if model.task == "classification" else math.nan
-    return total / n, acc
+def step_probe(model, run: RunState, d, batch, noise, cache, validation) -> Probe:
+    """The probe ``phi(eta) = L(w - eta d)`` of this step: on the step's own batch with its
+    masks and forward cache (Eq. 4), or, with a ``validation`` set, on a fresh random batch of
+    it, of the same size, with masks of its own (Eq. 22-23), both from the validation stream."""
+    if validation is None:
+        return Probe(model, run.w, d, *batch, noise=noise, cache=cache, state=run.model_state,
+                     counter=run.counter)
+    Xv, yv = validation_batch(*validation, len(batch[0]), run.streams.validation)
+    return Probe(model, run.w, d, Xv, yv, noise=model.sample_noise(run.streams.validation,
+                                                                   len(Xv)),
+                 state=run.model_state, counter=run.counter)
 
 
-def _check_data(X, y, name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim < 2:
-        raise ValueError(f"{name}: X must have a sample axis and feature axes, got shape {X.shape}")
-    if len(X) != len(y):
-        raise ValueError(f"{name}: X has {len(X)} rows but y has {len(y)} entries")
-    if len(X) == 0:
-        raise ValueError(f"{name}: no samples")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name}: X contains NaN or inf")
-    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
-        raise ValueError(f"{name}: y contains NaN or inf")
-    return X, y
+def train_step(model, run: RunState, batch, validation=None) -> bool:
+    """One step of Sec. 4.1 on ``batch = (X, y)`` (module docstring); updates ``run``.
+
+    Returns False, and applies nothing, when the loss or the new weights are not finite.
+    """
+    noise = model.sample_noise(run.streams.noise, len(batch[0]))  # one function per step
+    out = model.forward_backward(run.w, *batch, noise=noise, state=run.model_state)  # L, g
+    run.counter.add(forward=1, backward=1)
+    d = run.direction(out.grad)  # d = g for SGD
+    phi = step_probe(model, run, d, batch, noise, out.cache, validation)  # Eq. 4 / 22-23
+    eta = run.controller.step(out.grad, phi)  # Eq. 2: the rate of this step
+    w_next = sgd_step(run.w, eta, d)  # Eq. 1
+    run.iteration += 1
+    run.history.record_step(eta, out.loss, run.epoch + 1)
+    if not (math.isfinite(out.loss) and np.all(np.isfinite(w_next))):
+        run.history.diverged = _divergence(run, "loss" if not math.isfinite(out.loss)
+                                           else "weights")
+        return False
+    run.w, run.model_state = w_next, out.state
+    return True
 
 
-def _format_progress(epoch: int, epochs: int, hist: History) -> str:
-    parts = [f"epoch {epoch}/{epochs}", f"loss {hist.train_loss[-1]:.4g}"]
-    if not math.isnan(hist.train_acc[-1]):
-        parts.append(f"acc {hist.train_acc[-1]:.4f}")
-    if not math.isnan(hist.test_loss[-1]):
-        parts.append(f"test_loss {hist.test_loss[-1]:.4g}")
-    if not math.isnan(hist.test_acc[-1]):
-        parts.append(f"test_acc {hist.test_acc[-1]:.4f}")
-    parts += [f"eta {hist.lr_epoch[-1]:.4g}", f"time {hist.time[-1]:.1f}s"]
-    return "  ".join(parts)
+def _divergence(run: RunState, what: str) -> str:
+    lr = run.history.lr
+    before = f" (the step before used {lr[-2]:.6g})" if len(lr) > 1 else ""
+    return (f"diverged at iteration {run.iteration} (epoch {run.epoch + 1}): the {what} became "
+            f"non-finite with learning rate {lr[-1]:.6g}{before}; kept the last finite weights")
 
 
-def _save_state(path, *, w, controller, direction, rng, epoch, iteration, train_time, hist,
-                counter, forward) -> None:
-    arrays = {"w": w}
-    if forward is not None:  # the next step's forward, derived (see ``reuse`` in train)
-        arrays["forward"] = forward
-    arrays.update(prefixed("controller", controller.state_dict()))
-    arrays.update(prefixed("direction", direction.state_dict()))
-    arrays.update({f"history.{k}": np.asarray(getattr(hist, k), dtype=t)
-                   for k, t in _SERIES.items()})
-    meta = {"rng": rng.bit_generator.state, "epoch": epoch, "iteration": iteration,
-            "train_time": train_time, "forward": counter.forward, "backward": counter.backward,
-            "diverged": hist.diverged, "controller": type(controller).__name__,
-            "direction": type(direction).__name__}
-    save_checkpoint(path, arrays, meta)
+def batches(data: TrainData, batch_size: int | None, rng: np.random.Generator):
+    """The batches of one epoch: the whole set in its order (``batch_size=None``), else a new
+    permutation cut into batches of ``batch_size`` (the last one may be smaller)."""
+    if batch_size is None:
+        yield data.X, data.y
+        return
+    order = rng.permutation(len(data.X))
+    for a in range(0, len(order), batch_size):
+        idx = order[a : a + batch_size]
+        yield data.X[idx], data.y[idx]
 
 
-def _restore_state(path, model, controller, direction, rng, dtype):
-    arrays, meta = load_checkpoint(path)
-    for what, obj in (("controller", controller), ("direction", direction)):
-        if meta.get(what) != type(obj).__name__:
-            raise CheckpointError(f"checkpoint {path} was written with {what} "
-                                  f"{meta.get(what)}, this run uses {type(obj).__name__}")
-    w = arrays.get("w")
-    if w is None or w.shape != (model.num_params,) or w.dtype != dtype:
-        got = None if w is None else (w.shape, str(w.dtype))
-        raise CheckpointError(f"checkpoint {path}: weights {got} do not fit "
-                              f"{model!r} in {dtype}")
-    try:
-        controller.load_state_dict(unprefixed("controller", arrays))
-        direction.load_state_dict(unprefixed("direction", arrays))
-        rng.bit_generator.state = meta["rng"]
-        hist = History(**{k: arrays[f"history.{k}"].tolist() for k in _SERIES})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} is incomplete ({exc})") from None
-    hist.diverged = meta.get("diverged")
-    counter = PassCounter(int(meta["forward"]), int(meta["backward"]))
-    forward = arrays.get("forward")
-    return (w.copy(), hist, counter, int(meta["epoch"]), int(meta["iteration"]),
-            float(meta["train_time"]), None if forward is None else forward.copy())
+def start_run(model, controller, direction, seed: int, w0, dtype) -> RunState:
+    """A fresh run: the streams from ``seed``, the weights ``w0`` (copied) or drawn."""
+    streams = Streams.from_seed(seed)
+    w = model.init_params(streams.init, dtype) if w0 is None else np.array(w0, dtype=dtype)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 contains NaN or inf")
+    return RunState(w=w, controller=controller, direction=direction, streams=streams,
+                    model_state=model.init_state(dtype))
 
 
 def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = None,
@@ -190,12 +139,12 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         Mini-batch size; ``None`` (or ``>= N``) for full-batch gradient descent, where the
         batch is the whole set in its original order.
     seed : int
-        Seeds the one ``Generator`` behind the initial weights (unless ``w0``), the shuffles,
-        the dropout masks and the validation batches.
+        Seeds the run's random streams (:class:`~adaptive_lr.run_state.Streams`): initial
+        weights (unless ``w0``), shuffles, dropout masks, validation batches.
     w0 : ndarray, optional
         Initial weights (copied); default ``model.init_params(rng, dtype)``.
     dtype : float32 or float64
-        Precision of the weights and data (default float64, DESIGN.md idea 5).
+        Precision of the weights and data (default float64: see ``docs/design.md``).
     X_test, y_test : ndarray, optional
         Evaluated once per epoch, never trained on.
     X_val, y_val : ndarray, optional
@@ -207,6 +156,7 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         Rows per chunk in evaluation.
     callback : callable, optional
         ``callback(epoch, history, w)`` after each epoch's evaluation; returning True stops.
+        ``w`` is that epoch's weights; later steps never write into it.
     direction : callable, optional
         ``d = direction(grad)``, called once per step (:mod:`adaptive_lr.directions`); default
         :class:`~adaptive_lr.directions.GradientDirection` (SGD). The probe is built along ``d``.
@@ -218,132 +168,52 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         A checkpoint of the same run (same model, controller and direction classes, dtype and
         data) to continue from; ``w0`` and ``seed`` are then taken from it.
     progress : file-like, optional
-        Receives a line per epoch (at most about :data:`PROGRESS_LINES` per run): loss,
-        accuracy, eta and elapsed training time.
+        Receives a line per epoch (at most about 25 per run): loss, accuracy, eta and
+        elapsed training time.
 
     Returns
     -------
     TrainResult
-        ``w`` (the final, finite weights) and ``history``.
+        ``w`` (the final, finite weights), ``history`` and ``model_state``.
     """
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    if probe_on not in ("train", "validation"):
-        raise ValueError(f"probe_on must be 'train' or 'validation', got {probe_on!r}")
-    if isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every \
-            or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
     dtype = np.dtype(dtype)
-    X, y = _check_data(X, y, "training data", dtype)
-    if X_test is not None:
-        X_test, y_test = _check_data(X_test, y_test, "test data", dtype)
-    if probe_on == "validation":
-        if X_val is None:
-            raise ValueError("probe_on='validation' needs X_val and y_val")
-        X_val, y_val = _check_data(X_val, y_val, "validation data", dtype)
+    data, batch_size = check_train_arguments(
+        X, y, epochs=epochs, batch_size=batch_size, probe_on=probe_on,
+        checkpoint_every=checkpoint_every, dtype=dtype, X_test=X_test, y_test=y_test,
+        X_val=X_val, y_val=y_val)
     direction = GradientDirection() if direction is None else direction
-
-    # once per process: keep the step's large temporaries (logits of a full batch, im2col) in
-    # malloc's heap instead of page-faulting them afresh every step (adaptive_lr.nn.chunks)
-    raise_heap_thresholds()
-    rng = np.random.default_rng(seed)
+    run = start_run(model, controller, direction, seed, w0, dtype)
     if resume_from is not None:
-        w, hist, counter, start, iteration, train_time, next_forward = _restore_state(
-            resume_from, model, controller, direction, rng, dtype)
-    else:
-        w = model.init_params(rng, dtype) if w0 is None else np.array(w0, dtype=dtype)
-        if not np.all(np.isfinite(w)):
-            raise ValueError("w0 contains NaN or inf")
-        hist, counter, start, iteration, train_time = History(), PassCounter(), 0, 0, 0.0
-        next_forward = None
-    n = len(X)
-    full_batch = batch_size is None or batch_size >= n
-    bs = n if full_batch else int(batch_size)
-
-    def record_epoch(epoch: int) -> bool:
-        tl, ta = evaluate(model, w, X, y, eval_chunk)
-        hist.epoch.append(epoch)
-        hist.train_loss.append(tl)
-        hist.train_acc.append(ta)
-        if X_test is not None:
-            vl, va = evaluate(model, w, X_test, y_test, eval_chunk)
-        else:
-            vl, va = math.nan, math.nan
-        hist.test_loss.append(vl)
-        hist.test_acc.append(va)
-        hist.lr_epoch.append(controller.lr)
-        hist.time.append(train_time)
-        stride = max(1, math.ceil(epochs / PROGRESS_LINES))
-        if progress is not None and (epoch % stride == 0 or epoch == epochs):
-            print(_format_progress(epoch, epochs, hist), file=progress, flush=True)
-        return bool(callback(epoch, hist, w)) if callback is not None else False
-
-    def checkpoint(epoch: int) -> None:
-        if checkpoint_path is not None:
-            _save_state(checkpoint_path, w=w, controller=controller, direction=direction,
-                        rng=rng, epoch=epoch, iteration=iteration, train_time=train_time,
-                        hist=hist, counter=counter, forward=next_forward)
-
-    stop = hist.diverged is not None
+        run = restore_run(resume_from, run, model.num_params)
+    stop = run.history.diverged is not None
     if resume_from is None:
-        stop = record_epoch(0)
+        stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or epochs == 0:
-            checkpoint(0)
-    w_new = np.empty_like(w)
-    # Full batch, probes on it, a forward linear in w: the next step's forward X (w - eta d)
-    # is X w - eta X d from the probe's products, one product with X fewer per step. It is
-    # recomputed from scratch every REFRESH_EVERY steps, so rounding cannot accumulate, and
-    # checkpoints carry it, so a resumed run stays bit for bit the uninterrupted one.
-    reuse = full_batch and probe_on == "train" and getattr(model, "supports_forward_reuse",
-                                                           False)
-    for epoch in range(start + 1, epochs + 1):
-        if stop:
-            break
+            _checkpoint(checkpoint_path, run)
+    while not stop and run.epoch < epochs:
         t0 = time.perf_counter()
-        order = None if full_batch else rng.permutation(n)
-        for a in range(0, n, bs):
-            if full_batch:
-                Xb, yb = X, y
-            else:
-                idx = order[a : a + bs]
-                Xb, yb = X[idx], y[idx]
-            noise = model.sample_noise(rng, len(Xb))
-            reused = {} if next_forward is None else {"forward": next_forward}
-            loss, grad, cache = model.forward_backward(w, Xb, yb, noise=noise, **reused)
-            counter.add(forward=1, backward=1)
-            d = direction(grad)
-            if probe_on == "validation":
-                vidx = rng.integers(0, len(X_val), size=min(bs, len(X_val)))
-                phi = Probe(model, w, d, X_val[vidx], y_val[vidx],
-                            noise=model.sample_noise(rng, len(vidx)), counter=counter)
-            else:
-                phi = Probe(model, w, d, Xb, yb, noise=noise, cache=cache, counter=counter)
-            eta = controller.step(grad, phi)
-            hist.lr.append(eta)
-            hist.loss.append(loss)
-            hist.epoch_of_iter.append(epoch)
-            iteration += 1
-            np.multiply(d, w.dtype.type(eta), out=w_new)
-            np.subtract(w, w_new, out=w_new)
-            if not (math.isfinite(loss) and np.all(np.isfinite(w_new))):
-                what = "loss" if not math.isfinite(loss) else "weights"
-                before = f" (the step before used {hist.lr[-2]:.6g})" if len(hist.lr) > 1 else ""
-                hist.diverged = (f"diverged at iteration {iteration} (epoch {epoch}): the {what} "
-                                 f"became non-finite with learning rate {eta:.6g}{before}; "
-                                 f"kept the last finite weights")
-                break
-            w, w_new = w_new, w
-            next_forward = None
-            if reuse and iteration % REFRESH_EVERY and phi.direction_cache is not None:
-                next_forward = model.advance_forward(cache, phi.direction_cache, eta)
-        train_time += time.perf_counter() - t0
-        if hist.diverged:
+        finite = all(train_step(model, run, batch, data.validation)
+                     for batch in batches(data, batch_size, run.streams.shuffle))
+        run.train_time += time.perf_counter() - t0
+        if not finite:
             break
-        stop = record_epoch(epoch)
-        if stop or epoch == epochs or epoch % checkpoint_every == 0:
-            checkpoint(epoch)
-    hist.forward, hist.backward = counter.forward, counter.backward
-    hist.rejected = controller.n_rejected
-    return TrainResult(w=w, history=hist)
+        run.epoch += 1
+        stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
+        if stop or run.epoch == epochs or run.epoch % checkpoint_every == 0:
+            _checkpoint(checkpoint_path, run)
+    hist = run.history
+    hist.forward, hist.backward = run.counter.forward, run.counter.backward
+    hist.rejected = run.controller.n_rejected
+    return TrainResult(w=run.w, history=hist, model_state=run.model_state)
+
+
+def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> bool:
+    """Evaluate, report, and ask the callback whether to stop."""
+    record_evaluation(run, model, data, run.epoch, eval_chunk)
+    report_progress(progress, run.epoch, epochs, run.history)
+    return bool(callback(run.epoch, run.history, run.w)) if callback is not None else False
+
+
+def _checkpoint(path, run: RunState) -> None:
+    if path is not None:
+        save_run(path, run)

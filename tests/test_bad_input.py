@@ -121,7 +121,7 @@ def test_probe_etas():
 
 
 def test_second_order_needs_a_probe():
-    with pytest.raises(ValueError, match="probe"):
+    with pytest.raises(TypeError, match="phi must be a callable"):
         SecondOrderLR(0.1).step(np.ones(3), None)
 
 

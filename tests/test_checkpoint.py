@@ -6,6 +6,7 @@ import pytest
 from adaptive_lr import (
     FirstOrderLR,
     FixedLR,
+    LeNet,
     LinearRegression,
     LogisticRegression,
     SecondOrderLR,
@@ -98,10 +99,13 @@ def test_resume_equals_uninterrupted(tmp_path, dtype, make, direction):
 
 
 def test_resume_with_dropout_noise_and_validation_probe(tmp_path):
-    """The generator's state is restored: shuffles and validation batches continue exactly."""
-    X, y = _blobs(n=90)
-    model = LogisticRegression(5, 3)
-    kw = dict(batch_size=10, seed=3, X_val=X[:20], y_val=y[:20], probe_on="validation")
+    """Every stream's state is restored: shuffles, the gradient's dropout masks, the
+    validation batches and their masks continue exactly."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 1, 16, 16)), rng.integers(0, 3, 50)
+    model = LeNet(in_channels=1, n_classes=3, image_size=16, dropout=0.5)
+    X, y, Xv, yv = X[:40], y[:40], X[40:], y[40:]
+    kw = dict(batch_size=10, seed=3, X_val=Xv, y_val=yv, probe_on="validation")
     full = train(model, SecondOrderLR(0.05), X, y, epochs=4, **kw)
     path = tmp_path / "run.npz"
     train(model, SecondOrderLR(0.05), X, y, epochs=4, checkpoint_path=path,
