@@ -1,8 +1,9 @@
 """The ``adaptive-lr`` command (also ``python -m adaptive_lr``).
 
 Subcommands: ``reproduce`` (the paper's experiments by name), ``train`` (the building blocks),
-``lr-find`` (the rate the adaptive method settles on) and ``list``. Errors print one line,
-``adaptive-lr: error: <message>``, and exit with status 2; argparse's own errors do the same.
+``lr-find`` (the rate the adaptive method settles on) and ``list``; their code is in
+:mod:`adaptive_lr.commands`. Errors print one line, ``adaptive-lr: error: <message>``, and exit
+with status 2; argparse's own errors do the same.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import argparse
 import math
 import sys
 
+from .commands import cmd_list, cmd_lr_find, cmd_reproduce, cmd_train
+from .controllers.first_order import DERIVATIVES
 from .datasets import DataError
-from .experiments.build import CONTROLLERS, DEFAULT_MODEL, DTYPES, MODEL_LAYOUT, MODELS
+from .experiments.build import DTYPES, MODELS
 from .experiments.data import DATASETS
 from .experiments.outputs import EPOCH_COLUMNS, ITERATION_COLUMNS
-from .experiments.registry import EXPERIMENTS, Experiment, Run
+from .experiments.registry import EXPERIMENTS
+from .fast.chunks import raise_heap_thresholds
+from .registry import CONTROLLERS, DIRECTIONS
 
 PROG = "adaptive-lr"
 FILES_HELP = f"""\
@@ -87,14 +92,15 @@ def _checkpoints(p: Parser) -> None:
 
 
 def _hyper(p: Parser) -> None:
-    p.add_argument("--eps", type=_pos_float, default=1e-5,
+    """The controllers' hyperparameters; unset ones take the controller's default."""
+    p.add_argument("--eps", type=_pos_float,
                    help="finite-difference step (default: 1e-5, the paper's)")
-    p.add_argument("--delta", type=float, default=1e-6,
+    p.add_argument("--delta", type=float,
                    help="smoothing of Eq. 17-18 and floor of Eq. 19 (default: 1e-6)")
-    p.add_argument("--delta-rule", choices=("always", "if-zero"), default="always",
+    p.add_argument("--delta-rule", choices=("always", "if-zero"),
                    help="add delta to every denominator (Eq. 18 as printed, default) or only "
                         "when it is exactly zero (the authors' code)")
-    p.add_argument("--beta", type=float, default=0.0,
+    p.add_argument("--beta", type=float,
                    help="momentum on the rate, Eq. 20-21 (default: 0; the paper tried 0.9)")
 
 
@@ -147,20 +153,24 @@ def build_parser() -> Parser:
     tr.add_argument("--dataset", choices=DATASETS, required=True)
     tr.add_argument("--model", choices=MODELS,
                     help="default: linear for boston, logistic for mnist, lenet for cifar10")
-    tr.add_argument("--controller", choices=CONTROLLERS, default="second-order",
-                    help="learning-rate rule (default: second-order; safeguarded: "
-                         "SafeguardedSecondOrderLR, beyond the paper)")
+    tr.add_argument("--controller", choices=list(CONTROLLERS), default="second-order",
+                    help="learning-rate rule (default: second-order): "
+                         + "; ".join(f"{k}: {e.summary}" for k, e in CONTROLLERS.items()))
     tr.add_argument("--eta", type=_pos_float, default=0.01,
                     help="initial (or fixed) learning rate (default: 0.01)")
     tr.add_argument("--alpha", type=float, default=None,
                     help="meta learning rate of the first-order rule, Eq. 6")
+    tr.add_argument("--derivative", choices=DERIVATIVES,
+                    help="first-order rule: f' from the next gradient (Eq. 8, default) or from "
+                         "the probe by Eq. 15 (with --probe-on validation: the held-out loss)")
     _hyper(tr)
-    tr.add_argument("--direction", choices=("gradient", "averaged", "adam"), default="gradient",
-                    help="step direction: the gradient (SGD), the average of recent gradients "
-                         "(beta 0.9) or Adam's (default: gradient)")
+    tr.add_argument("--direction", choices=list(DIRECTIONS), default="gradient",
+                    help="step direction (default: gradient): "
+                         + "; ".join(f"{k}: {e.summary}" for k, e in DIRECTIONS.items()))
     tr.add_argument("--epochs", type=_nonneg_int, default=1, help="default: 1")
     tr.add_argument("--batch-size", type=_pos_int, default=None,
-                    help="mini-batch size (default: full batch)")
+                    help="mini-batch size (default: the data set's experiment: the full "
+                         "batch for boston, 32 for mnist and cifar10)")
     tr.add_argument("--probe-on", choices=("train", "validation"), default="train",
                     help="batch the probe evaluates (validation: Sec. 5.3)")
     tr.add_argument("--val-fraction", type=float, default=0.1,
@@ -199,120 +209,6 @@ def build_parser() -> Parser:
     return parser
 
 
-def _log_to(quiet: bool):
-    return None if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-
-
-def cmd_reproduce(args) -> int:
-    from .experiments.runner import format_summary, run_experiment
-
-    result = run_experiment(
-        args.name, args.out, quick=args.quick, epochs=args.epochs, seed=args.seed,
-        dtype=args.dtype, delta_rule=args.delta_rule, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, progress=None if args.quiet else sys.stderr,
-        log=_log_to(args.quiet), plots=not args.no_plots)
-    print(format_summary(result))
-    print(f"wrote {len(result['files'])} files to {result['out_dir']}")
-    return 0
-
-
-def _hyper_of(args, controller: str, eta: float) -> dict:
-    hyper = {"eta": eta}
-    if controller in ("first-order", "second-order"):
-        hyper.update(delta=args.delta, beta=args.beta)
-    if controller == "second-order":
-        hyper.update(eps=args.eps, delta_rule=args.delta_rule)
-    if controller == "first-order":
-        hyper["alpha"] = args.alpha
-    if controller == "exact-newton":
-        hyper["delta"] = args.delta
-    if controller == "safeguarded":
-        hyper.update(eps=args.eps, delta=args.delta)
-    return hyper
-
-
-def cmd_train(args) -> int:
-    from .experiments.runner import format_summary, run_experiment
-
-    model = args.model or DEFAULT_MODEL[args.dataset]
-    label = "basic" if args.controller == "fixed" else "adaptive"
-    if args.direction != "gradient":
-        label = f"{args.direction}_{label}"
-    if args.probe_on == "validation" and not 0 < args.val_fraction < 1:
-        raise ValueError(f"--val-fraction must lie in (0, 1), got {args.val_fraction}")
-    run = Run(label, args.controller, _hyper_of(args, args.controller, args.eta),
-              direction=args.direction, probe_on=args.probe_on)
-    quick = {"epochs": min(args.epochs, 2), "n_train": 1000, "n_test": 500}
-    exp = Experiment(
-        name=args.name, title=f"{model} on {args.dataset}, {args.controller}", paper="-",
-        model=model, dataset=args.dataset, batch_size=args.batch_size, epochs=args.epochs,
-        runs=(run,), sources={"all": "command-line arguments"}, quick=quick,
-        val_size=args.val_fraction if args.probe_on == "validation" else None,
-        dropout=args.dropout)
-    result = run_experiment(
-        exp, args.out, quick=args.quick, seed=args.seed, dtype=args.dtype,
-        checkpoint_every=args.checkpoint_every, resume=args.resume,
-        progress=None if args.quiet else sys.stderr, log=_log_to(args.quiet),
-        n_train=args.n_train, n_test=args.n_test)
-    print(format_summary(result))
-    print(f"wrote {len(result['files'])} files to {result['out_dir']}")
-    return 0
-
-
-def cmd_lr_find(args) -> int:
-    from pathlib import Path
-
-    from .experiments.build import make_controller, make_model, parse_dtype, settled_rate
-    from .experiments.data import load_data
-    from .experiments.outputs import write_iterations_csv
-    from .train import train
-
-    model_name = args.model or DEFAULT_MODEL[args.dataset]
-    dtype = parse_dtype(args.dtype)
-    q = {"n_train": 1000, "n_test": 200} if args.quick else {}
-    data = load_data(args.dataset, MODEL_LAYOUT[model_name], allow_synthetic=args.quick,
-                     dtype=dtype, **q)
-    model = make_model(model_name, data, dropout=args.dropout)
-    controller = make_controller("second-order", **_hyper_of(args, "second-order", args.eta))
-    batch = None if args.dataset == "boston" else args.batch_size
-    per_epoch = 1 if batch is None else math.ceil(len(data.X) / batch)
-    epochs = math.ceil(args.steps / per_epoch)
-    log = _log_to(args.quiet)
-    if log:
-        log(f"lr-find: {controller!r} on {model!r}, {epochs} epoch(s) of {per_epoch} steps; "
-            f"data: {data.source}")
-    result = train(model, controller, data.X, data.y, epochs=epochs, batch_size=batch,
-                   seed=args.seed, dtype=dtype, progress=None if args.quiet else sys.stderr)
-    hist = result.history
-    if hist.diverged:
-        raise ValueError(f"lr-find: {hist.diverged}; try a smaller --eta")
-    window = max(1, len(hist.lr) // 5)
-    rate = settled_rate(hist, window)
-    out = Path(args.out) / "lr-find"
-    out.mkdir(parents=True, exist_ok=True)
-    write_iterations_csv(out / "lr_find.csv", hist)
-    from .plots import plot_lr_find
-
-    title = f"lr-find: {model_name} on {args.dataset}" + (
-        " [SYNTHETIC data]" if data.synthetic else "")
-    path = plot_lr_find(hist.lr, rate, window, out / "lr_find.png", title)
-    print(f"settled learning rate: {rate:.6g} (median of the last {window} of {len(hist.lr)} "
-          f"steps, from {args.eta:g})")
-    print(f"wrote {out / 'lr_find.csv'} and {path}")
-    return 0
-
-
-def cmd_list(args) -> int:
-    for exp in EXPERIMENTS.values():
-        print(f"{exp.name:12} {exp.title} ({exp.paper}); {exp.model} on {exp.dataset}, "
-              f"{exp.epochs} epochs, runs: {', '.join(r.label for r in exp.runs)}")
-        for key, value in exp.sources.items():
-            print(f"{'':14}{key}: {value}")
-        if exp.notes:
-            print(f"{'':14}note: {exp.notes}")
-    return 0
-
-
 COMMANDS = {"reproduce": cmd_reproduce, "train": cmd_train, "lr-find": cmd_lr_find,
             "list": cmd_list}
 
@@ -327,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # once per process: keep a step's large temporaries (full-batch logits, LeNet's unfolded
+    # input) in malloc's heap instead of page-faulting them afresh every step
+    raise_heap_thresholds()
     try:
         return COMMANDS[args.command](args)
     except (ValueError, DataError, OSError) as exc:

@@ -7,10 +7,11 @@ random data of MNIST's shape), and their ratio. Runs alternate between the two m
 median over the runs is printed, so a change of machine load affects both alike.
 
 Fused, the probes cost one product ``X @ d`` and two exponentials of the logits, not five
-forward passes; at full batch the next step's logits ``X (w - eta d) = X w - eta X d`` come
-from the probe's products, so a second-order step reads ``X`` twice, as a basic step does. The
-last column is the naive second-order step (five separate ``model.loss`` calls) against the
-isolated basic step.
+forward passes: a second-order step reads ``X`` three times (forward, backward, ``X d``), a basic
+step twice. The last column is the naive second-order step (five separate ``model.loss`` calls)
+against the isolated basic step. Like the ``adaptive-lr`` command, the script first raises
+malloc's heap thresholds (:func:`adaptive_lr.fast.chunks.raise_heap_thresholds`), so that the
+full batch's logits are not page-faulted afresh at every step.
 
 Usage::
 
@@ -25,6 +26,7 @@ import time
 import numpy as np
 
 from adaptive_lr import FixedLR, LogisticRegression, SecondOrderLR, train
+from adaptive_lr.fast.chunks import raise_heap_thresholds
 from adaptive_lr.finite_diff import probe_points
 
 
@@ -59,6 +61,7 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each method, in turns")
     parser.add_argument("--full-steps", type=int, default=20, help="steps per full-batch run")
     args = parser.parse_args(argv)
+    raise_heap_thresholds()
 
     rng = np.random.default_rng(0)
     model = LogisticRegression(784, 10)

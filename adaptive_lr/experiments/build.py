@@ -1,10 +1,10 @@
-"""Building blocks by name: models, controllers and directions for the experiments and the CLI."""
+"""Models by name, sized for a data set, for the experiments and the CLI (controllers and
+directions by name: :mod:`adaptive_lr.registry`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..controllers import ExactNewtonLR, FirstOrderLR, FixedLR, SecondOrderLR
 from ..models.linear import LinearRegression
 from ..models.logistic import LogisticRegression
 
@@ -13,8 +13,6 @@ MODELS = ("linear", "logistic", "lenet")
 MODEL_LAYOUT = {"linear": "features", "logistic": "features", "lenet": "images"}
 #: The model used for a data set when none is named.
 DEFAULT_MODEL = {"boston": "linear", "mnist": "logistic", "cifar10": "lenet"}
-CONTROLLERS = ("fixed", "first-order", "second-order", "exact-newton", "safeguarded")
-DIRECTIONS = ("gradient", "adam")
 DTYPES = ("float64", "float32")
 
 
@@ -36,30 +34,6 @@ def make_model(name: str, data, *, dropout: float = 0.5):
         c, h, w = data.image_shape
         return LeNet(in_channels=c, n_classes=data.n_classes, image_size=(h, w), dropout=dropout)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-
-
-def make_controller(kind: str, eta: float, *, alpha: float | None = None, eps: float = 1e-5,
-                    delta: float = 1e-6, delta_rule: str = "always", beta: float = 0.0):
-    """A learning-rate controller by name, with the hyperparameters that apply to it.
-
-    ``"safeguarded"`` is :class:`~adaptive_lr.controllers.SafeguardedSecondOrderLR` (beyond
-    the paper) with its default safeguards; ``eps`` and ``delta`` apply to it.
-    """
-    if kind == "fixed":
-        return FixedLR(eta)
-    if kind == "first-order":
-        if alpha is None:
-            raise ValueError("the first-order controller needs alpha (--alpha)")
-        return FirstOrderLR(eta, alpha, delta=delta, beta=beta)
-    if kind == "second-order":
-        return SecondOrderLR(eta, eps=eps, delta=delta, delta_rule=delta_rule, beta=beta)
-    if kind == "exact-newton":
-        return ExactNewtonLR(eta, delta=delta)
-    if kind == "safeguarded":  # beyond the paper; its own defaults for the safeguards
-        from ..controllers import SafeguardedSecondOrderLR
-
-        return SafeguardedSecondOrderLR(eta, eps=eps, delta=delta)
-    raise ValueError(f"unknown controller {kind!r}; choose one of {', '.join(CONTROLLERS)}")
 
 
 def parse_dtype(name: str) -> np.dtype:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,12 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import validation_split
-from ..directions import make_direction
+from ..registry import make_controller, make_direction
 from ..train import train
-from .build import MODEL_LAYOUT, make_controller, make_model, parse_dtype, settled_rate
+from .build import MODEL_LAYOUT, make_model, parse_dtype, settled_rate
 from .data import load_data
 from .outputs import write_epochs_csv, write_iterations_csv, write_json
-from .registry import Experiment, get_experiment
+from .registry import Experiment, Run, get_experiment
 
 
 def summarize(history, wall: float) -> dict:
@@ -81,6 +80,30 @@ def write_run_files(out_dir: Path, label: str, history) -> list[Path]:
             write_epochs_csv(out_dir / f"epochs_{label}.csv", history)]
 
 
+def experiment_data(exp: Experiment, *, n_train, n_test, quick: bool, dtype, seed: int):
+    """The experiment's data, and its held-out validation set (``None`` without one), split off
+    the training set once, up front, so that no run trains on it."""
+    data = load_data(exp.dataset, MODEL_LAYOUT[exp.model], n_train=n_train, n_test=n_test,
+                     allow_synthetic=quick, dtype=dtype)
+    if not exp.val_size:
+        return data, None, None
+    tr, va = validation_split(len(data.X), max(1, round(exp.val_size * len(data.X))), seed)
+    X_val, y_val = data.X[va], data.y[va]
+    data.X, data.y = data.X[tr], data.y[tr]
+    return data, X_val, y_val
+
+
+def run_hyper(run: Run, delta_rule: str | None, histories: dict) -> dict:
+    """A run's hyperparameters, with the ``--delta-rule`` override and, for a run that starts
+    from an earlier run's settled rate (Sec. 5.1), that rate as ``eta``."""
+    hyper = dict(run.hyper)
+    if delta_rule is not None and run.controller == "second-order":
+        hyper["delta_rule"] = delta_rule
+    if run.eta_from is not None:
+        hyper["eta"] = settled_rate(histories[run.eta_from])
+    return hyper
+
+
 def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool = False,
                    epochs: int | None = None, seed: int = 0, dtype: str = "float64",
                    delta_rule: str | None = None, checkpoint_every: int | None = None,
@@ -122,24 +145,15 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
     out.mkdir(parents=True, exist_ok=True)
     q = exp.quick if quick else {}
     n_epochs = int(epochs) if epochs is not None else q.get("epochs", exp.epochs)
-    n_train = n_train if n_train is not None else q.get("n_train")
-    n_test = n_test if n_test is not None else q.get("n_test")
-    data = load_data(exp.dataset, MODEL_LAYOUT[exp.model], n_train=n_train, n_test=n_test,
-                     allow_synthetic=quick, dtype=np_dtype)
+    data, X_val, y_val = experiment_data(
+        exp, n_train=n_train if n_train is not None else q.get("n_train"),
+        n_test=n_test if n_test is not None else q.get("n_test"), quick=quick, dtype=np_dtype,
+        seed=seed)
     if log:
         log(f"{exp.name}: {exp.title} ({exp.paper}); {n_epochs} epochs; data: {data.source}")
-    X_val = y_val = None
-    if exp.val_size:
-        tr, va = validation_split(len(data.X), max(1, round(exp.val_size * len(data.X))), seed)
-        X_val, y_val = data.X[va], data.y[va]
-        data.X, data.y = data.X[tr], data.y[tr]
     histories, runs, files = {}, [], []
     for run in exp.runs:
-        hyper = dict(run.hyper)
-        if delta_rule is not None and run.controller == "second-order":
-            hyper["delta_rule"] = delta_rule
-        if run.eta_from is not None:
-            hyper["eta"] = settled_rate(histories[run.eta_from])
+        hyper = run_hyper(run, delta_rule, histories)
         model = make_model(exp.model, data, dropout=exp.dropout)
         controller = make_controller(run.controller, **hyper)
         if log:
@@ -188,6 +202,3 @@ def format_summary(result: dict) -> str:
             lines.append(f"  {s['diverged']}")
     return "\n".join(lines)
 
-
-def default_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
