@@ -38,11 +38,16 @@ def _positive(series) -> np.ndarray:
     return values[values > 0]
 
 
+#: Highest top of a log axis: beyond ~1e250 matplotlib's tick locator steps past the float64
+#: maximum (its decades are spaced to fit ~9 ticks) and fails.
+LOG_AXIS_MAX = 1e200
+
+
 def _clip_runaway(ax, values) -> None:
     """When a diverging run would flatten every other curve of a log axis, stop the axis at
-    100 times the 99th percentile of the values and say so on the chart (the paper omitted
-    such a spike from its Fig. 1)."""
-    top = 100 * float(np.quantile(values, 0.99)) if values.size else np.inf
+    100 times the 99th percentile of the values (at most :data:`LOG_AXIS_MAX`) and say so on
+    the chart (the paper omitted such a spike from its Fig. 1)."""
+    top = min(100 * float(np.quantile(values, 0.99)), LOG_AXIS_MAX) if values.size else np.inf
     if values.size and values.max() > top:
         ax.set_ylim(values.min() / 2, top)
         ax.text(0.01, 0.99, "y axis clipped: larger values off the chart",
