@@ -75,7 +75,7 @@ def _common(p: Parser, out_default: str = "results") -> None:
                    help="output folder; files go to DIR/NAME/ (default: %(default)s)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default: 0)")
     p.add_argument("--dtype", choices=DTYPES, default="float64",
-                   help="precision of weights and data (default: float64; see DESIGN.md)")
+                   help="precision of weights and data (default: float64; see docs/design.md)")
     p.add_argument("--quick", action="store_true",
                    help="reduced version: a subset and fewer epochs; uses a labelled synthetic "
                         "stand-in when the real data files are absent")

@@ -6,7 +6,7 @@ views of those shapes. Because the views share memory with ``w``, writing into a
 into ``w``; reading them costs nothing.
 
 With one flat vector the optimizer is a handful of NumPy expressions (``w - eta * g``,
-``g @ g_prev``) that never need to know what a layer is (DESIGN.md, idea 1).
+``g @ g_prev``) that never need to know what a layer is (``docs/design.md``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The paper's pure Newton step on the rate (Eq. 16, ``delta`` only if the denominator is exactly 0)
 overshoots on mini-batches: the line loss ``f_B(eta) = L_B(w - eta g_B)`` of the batch that
 produced ``g_B`` has its minimum far out, because ``g_B`` is strongly aligned with its own
-batch's loss (DESIGN.md, last section). :class:`SafeguardedSecondOrderLR` keeps the idea (a
-Newton step on ``eta`` from five probe losses, Eq. 12-16) and adds named, switchable
+batch's loss (``docs/design.md``, the delta rule). :class:`SafeguardedSecondOrderLR` keeps the
+idea (a Newton step on ``eta`` from five probe losses, Eq. 12-16) and adds named, switchable
 safeguards; with all of them off it *is* Eq. 16 (:class:`SecondOrderLR` with
 ``delta_rule="if-zero"``). Their measured effect is in ``docs/safeguarded.md``.
 """
@@ -117,13 +117,14 @@ class SafeguardedSecondOrderLR(LearningRateController):
         Finite-difference step ``eps_k = max(relative_eps * eta(k), eps)`` (None = the fixed
         ``eps``).
         *Why:* Eq. 14's denominator is ``4 eps^2 f''``; a fixed ``eps = 1e-5`` makes it
-        ``4e-10 f''``, fine in float64 but below float32 rounding of a loss near 1 (DESIGN.md
-        idea 5), and not scale-free (the method would change if ``eta`` were rescaled). A step
-        proportional to ``eta`` keeps the truncation error (``eps^2 f''''/3``, Eq. 14) at a
-        fixed relative size and the rounding error ``~u |f| / eps^2`` away from ``f''``. The
-        floor ``eps`` matters near the floor of ``eta``: at ``eta = 1e-6`` a purely relative
-        step ``1e-9`` would make ``f''`` pure rounding noise (``1e-16 / 1e-18 ~ 100``), and a
-        negative "curvature" from noise once sent ``eta`` up by ``r`` per step until it overflowed.
+        ``4e-10 f''``, fine in float64 but below float32 rounding of a loss near 1
+        (``docs/design.md``, float64 by default), and not scale-free (the method would change
+        if ``eta`` were rescaled). A step proportional to ``eta`` keeps the truncation error
+        (``eps^2 f''''/3``, Eq. 14) at a fixed relative size and the rounding error
+        ``~u |f| / eps^2`` away from ``f''``. The floor ``eps`` matters near the floor of
+        ``eta``: at ``eta = 1e-6`` a purely relative step ``1e-9`` would make ``f''`` pure
+        rounding noise (``1e-16 / 1e-18 ~ 100``), and a negative "curvature" from noise once sent
+        ``eta`` up by ``r`` per step until it overflowed.
     eps : float > 0, default 1e-5
         Fixed finite-difference step (the paper's value), and the floor of ``eps_k``.
     delta : float >= 0, default 1e-6

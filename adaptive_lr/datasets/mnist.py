@@ -133,7 +133,7 @@ def images_as_float(X: np.ndarray, dtype: np.dtype | type = np.float64) -> np.nd
     X : ndarray, any shape, uint8
         Pixel values 0..255 (MNIST (N, 28, 28) or CIFAR (N, 3, 32, 32)).
     dtype : dtype
-        Output dtype, float64 by default (the project's default, see DESIGN.md).
+        Output dtype, float64 by default (the project's default, see ``docs/design.md``).
 
     Returns
     -------

@@ -53,8 +53,8 @@ SECOND = {"eps": 1e-5, "delta": 1e-6, "delta_rule": "always"}
 SECOND_SOURCES = {
     "eps": "1e-5, Sec. 4.2 and 6.1 (every experiment of the paper)",
     "delta": "1e-6, Sec. 4.1 ('a typical value of delta')",
-    "delta_rule": "'always' (Eq. 18 as printed; DESIGN.md, last section); --delta-rule if-zero "
-                  "for the authors' code",
+    "delta_rule": "'always' (Eq. 18 as printed; docs/design.md, the delta rule); "
+                  "--delta-rule if-zero for the authors' code",
 }
 LENET_SOURCES = {
     "model": "LeNet-5 with dropout after fc1 and fc2, Sec. 4.2.3",
@@ -62,7 +62,8 @@ LENET_SOURCES = {
     "batch_size": "32, Sec. 4.2.3",
     "epochs": "50: about what Fig. 5 shows (test accuracy peaks by epoch 35 for the basic "
               "method, Sec. 4.2.3)",
-    "data": "the paper used all of CIFAR-10; the shared copy here is a 4000/1000 subset",
+    "data": "all of CIFAR-10 in the paper; the first 4000/1000 images when the data folder "
+            "holds the subset",
 }
 LENET_QUICK = {"epochs": 1, "n_train": 256, "n_test": 128}
 RESNET_NOTE = ("The paper ran this on ResNet-18 with rate 0.1 and batch 256; we have no ResNet, "
