@@ -80,8 +80,12 @@ def smooth_denominator(den: float, delta: float, rule: str = "always") -> float:
 
     ``rule="always"`` adds ``delta`` to every denominator (Eq. 18 as printed). Because the
     denominator is about ``4 eps^2 f''`` (``4e-10 f''`` for ``eps = 1e-5``), next to
-    ``delta = 1e-6`` it is nearly always "~0", and the step becomes ``-(4 eps^2 / delta) f'``:
-    a first-order rule with meta rate ``4 eps^2 / delta``.
+    ``delta = 1e-6`` it is "~0" whenever ``f'' << delta / (4 eps^2)``, and the step becomes
+    ``-(4 eps^2 / delta) f'(eta)``: gradient descent on ``eta`` with meta rate
+    ``4 eps^2 / delta``, where ``f'`` is the derivative of the probed line loss. With a full
+    batch that is hypergradient descent (``FirstOrderLR(alpha=4 eps^2 / delta)``); on
+    mini-batches it is not, since the probe differentiates the line loss of the batch that
+    made the gradient, and Eq. 8 the next batch's gradient (REPRODUCTION.md, the delta rule).
     ``rule="if-zero"`` adds ``delta`` only when the denominator is exactly zero (the authors'
     code): the pure Newton step of Eq. 16.
     """

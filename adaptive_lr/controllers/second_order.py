@@ -53,7 +53,9 @@ class SecondOrderLR(LearningRateController):
     eps : float > 0, default 1e-5
         Finite-difference step (the paper's value for every experiment).
     delta : float >= 0, default 1e-6
-        Smoothing of Eq. 17-18 and floor of Eq. 19.
+        Smoothing of Eq. 17-18 and floor of Eq. 19. With ``delta = 0`` (the exact identities
+        of the tests) a negative proposal makes the next rate exactly 0, a step that does not
+        move ``w`` (:func:`~adaptive_lr.controllers.rate_update.clamp_rate`).
     delta_rule : {"always", "if-zero"}, default "always"
         How Eq. 17-18 are read; the two readings are different methods:
 
@@ -62,7 +64,10 @@ class SecondOrderLR(LearningRateController):
           ``delta = 1e-6`` the step is ``-(4 eps^2 / delta) f'(eta)`` whenever
           ``f'' << delta / (4 eps^2) = 2500``: gradient descent on ``eta`` with meta rate
           ``4 eps^2 / delta = 4e-4``, where ``f'`` is the derivative of *this* batch's line
-          loss at ``eta(k)``. This is what reproduces the paper's ``eta ~ 0.4`` on MNIST.
+          loss at ``eta(k)``. With a full batch that is :class:`FirstOrderLR` with
+          ``alpha = 4e-4`` (hypergradient descent); on mini-batches it is not (Eq. 8 takes the
+          next batch's gradient) and settles at a much larger rate. This is what reproduces
+          the paper's ``eta ~ 0.4`` on MNIST.
         * ``"if-zero"`` (the authors' code): ``delta`` is added only when the denominator is
           exactly 0: the pure Newton step on the *batch's own* line loss, which overshoots on
           mini-batches in float64. See ``docs/design.md`` and REPRODUCTION.md.
