@@ -179,3 +179,20 @@ def _table_from_text(text: str):
 def test_the_package_parses():  # the reference scan above reads the sources as text
     for path in SOURCES:
         ast.parse(path.read_text())
+
+
+def test_readme_library_example_prints_what_readme_says(capsys):
+    """The README's Python example runs, learns, and prints the numbers the text quotes."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The library in ten lines"):]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
+    printed = [float(v) for v in capsys.readouterr().out.split()]
+    quoted = section.split("```", 2)[2].lstrip().split("\n\n", 1)[0]  # the paragraph after it
+    numbers = [float(v) for v in re.findall(r"\d+\.\d+", quoted)]
+    assert len(printed) == 4 and len(numbers) == 5 and numbers[1] == 0.01  # "(0.034, from 0.01)"
+    rate, before, after, acc = printed
+    # the text rounds to 2 significant digits
+    for value, text in zip((rate, before, after, acc), numbers[:1] + numbers[2:], strict=True):
+        assert f"{value:.2g}" == f"{text:.2g}", (value, text)
+    assert after < 0.7 * before and acc > 0.8  # it learns
