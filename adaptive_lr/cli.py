@@ -142,13 +142,17 @@ def build_parser() -> Parser:
         "train", formatter_class=fmt, help="train one model with one controller",
         description="Train a model with SGD (or Adam's direction) whose rate comes from a\n"
                     "controller: the building blocks of the experiments.",
-        epilog="examples:\n  adaptive-lr train --dataset boston --controller exact-newton "
-               "--eta 1e-2 --epochs 200\n  adaptive-lr train --dataset mnist --controller "
-               "second-order --eta 0.01 --delta-rule if-zero --dtype float32\n"
-               "  adaptive-lr train --dataset cifar10 --direction adam --eta 1e-3 --epochs 5\n"
+        epilog="examples:\n"
+               "  adaptive-lr train --dataset mnist --epochs 2       # second-order, batch 32\n"
+               "  adaptive-lr train --dataset boston --controller exact-newton --eta 1e-2 "
+               "--epochs 500\n"
+               "  adaptive-lr train --dataset mnist --delta-rule if-zero  # the authors' reading:"
+               " the rate overshoots\n"
+               "  adaptive-lr train --dataset cifar10 --controller fixed --direction adam "
+               "--eta 1e-3 --epochs 5\n"
                "  adaptive-lr train --dataset mnist --probe-on validation --val-fraction 0.1\n"
                "  adaptive-lr train --dataset mnist --controller safeguarded --probe-on "
-               "validation --direction averaged --batch-size 32 --epochs 3\n\n"
+               "validation --direction averaged --epochs 3\n\n"
                + FILES_HELP.replace("NAME", "NAME (--name, default train)"))
     tr.add_argument("--dataset", choices=DATASETS, required=True)
     tr.add_argument("--model", choices=MODELS,
