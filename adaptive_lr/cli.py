@@ -102,6 +102,9 @@ def _hyper(p: Parser) -> None:
                         "when it is exactly zero (the authors' code)")
     p.add_argument("--beta", type=float,
                    help="momentum on the rate, Eq. 20-21 (default: 0; the paper tried 0.9)")
+    p.add_argument("--average", type=float,
+                   help="safeguarded: averaging of the derivative model, in [0, 1) (default: "
+                        "0.99; docs/safeguarded.md recommends 0.999)")
 
 
 def build_parser() -> Parser:

@@ -49,13 +49,14 @@ class AveragedGradientDirection:
     steps, whose variance is ``(1 - beta) / (1 + beta)`` times one gradient's (1/19 for 0.9).
 
     Why it is here: a controller that probes on a held-out batch (Sec. 5.3) picks the rate
-    that is best for *one* step along ``d``, and one step pays for the whole noise of ``d`` at
-    once; SGD at a constant rate averages that noise out over many steps, so the one-step
-    optimum along the raw gradient is far below the rates that train best (the short-horizon
-    bias). Along the averaged direction the one-step criterion charges the noise that is left
-    after that averaging, and its optimum moves to where good fixed rates are
-    (``docs/safeguarded.md``). ``beta`` sets the horizon: too close to 1 and the direction
-    lags behind the gradient while the rate grows.
+    that is best for *one* step along ``d`` (the greedy rate). Measured on MNIST
+    (``docs/safeguarded.md``, ``python benchmarks/bench_safeguarded.py --tables mnist,linemin``),
+    held-out probes along the raw gradient settle near 0.009, far below the fixed rates that
+    train best (0.1-0.2), and along this direction near 0.12-0.14, where those are. The
+    expected held-out line minimum at the same weights is about the same along both
+    directions, so the measurements show where each run settles, not a mechanism that would
+    carry over to other problems. ``beta`` sets the horizon: too close to 1 and the direction
+    lags behind the gradient while the rate grows (0.99 is worse than 0.9 on MNIST).
 
     Parameters
     ----------

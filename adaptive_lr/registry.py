@@ -37,7 +37,7 @@ CONTROLLERS: dict[str, Entry] = {
                           "the paper's Newton step from five probe losses, Eq. 16-21"),
     "exact-newton": Entry(ExactNewtonLR, ("eta", "delta"),
                           "Newton with exact f', f'' (linear and logistic models only)"),
-    "safeguarded": Entry(SafeguardedSecondOrderLR, ("eta", "eps", "delta"),
+    "safeguarded": Entry(SafeguardedSecondOrderLR, ("eta", "eps", "delta", "average"),
                          "SafeguardedSecondOrderLR, beyond the paper (docs/safeguarded.md)"),
 }
 
