@@ -15,7 +15,7 @@ from .base import (
     check_nonnegative,
     check_positive,
 )
-from .rate_update import RateUpdate, apply_increment
+from .rate_update import RateUpdate, apply_increment, probe_update
 
 #: Where ``f'(eta)`` comes from (see :class:`FirstOrderLR`).
 DERIVATIVES = ("next-gradient", "probe")
@@ -132,13 +132,10 @@ class FirstOrderLR(LearningRateController):
     def _step_on_probe(self, phi) -> float:
         eta, eps = self.state.next_lr, self.eps
         f = evaluate_probe(phi, np.array([eta - eps, eta + eps]))
-        if np.all(np.isfinite(f)):
-            slope = first_derivative(float(f[0]), float(f[1]), eps)  # Eq. 15
-            update = apply_increment(eta, first_order_increment(slope, self.alpha),  # Eq. 6
-                                     delta=self.delta, velocity=self.state.velocity,
-                                     beta=self.beta)  # Eq. 20, 21, 19
-        else:
-            update = RateUpdate(eta, 0.0, False)
+        update = probe_update(  # Eq. 15, Eq. 6, then Eq. 20, 21, 19
+            eta, f, lambda f: first_order_increment(first_derivative(
+                float(f[0]), float(f[1]), eps), self.alpha),
+            delta=self.delta, velocity=self.state.velocity, beta=self.beta)
         self._advance(rejected=not update.accepted, lr=eta, next_lr=update.lr,
                       velocity=update.velocity)
         return eta

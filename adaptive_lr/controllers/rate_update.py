@@ -89,3 +89,17 @@ def apply_increment(eta: float, increment: float, *, delta: float, velocity: flo
     if update.accepted and update.lr == candidate:
         return RateUpdate(float(candidate), float(v), True)
     return update
+
+
+def probe_update(eta: float, f, increment_of, *, delta: float, velocity: float = 0.0,
+                 beta: float = 0.0) -> RateUpdate:
+    """The update of a rule that probes at ``eta(k)``: ``increment_of(f)`` from the probe
+    values ``f`` through :func:`apply_increment`, or a rejection (``eta`` kept, velocity 0)
+    when a probe value is not finite, before any arithmetic on it.
+
+    >>> probe_update(0.5, [1.0, float("inf")], lambda f: 0.25, delta=1e-6)
+    RateUpdate(lr=0.5, velocity=0.0, accepted=False)
+    """
+    if not all(math.isfinite(v) for v in f):
+        return RateUpdate(float(eta), 0.0, False)
+    return apply_increment(eta, increment_of(f), delta=delta, velocity=velocity, beta=beta)

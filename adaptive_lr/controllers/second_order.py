@@ -15,7 +15,7 @@ from .base import (
     check_nonnegative,
     check_positive,
 )
-from .rate_update import RateUpdate, apply_increment
+from .rate_update import probe_update
 
 
 def newton_step(eta: float, f1: float, f2: float) -> float:
@@ -106,12 +106,9 @@ class SecondOrderLR(LearningRateController):
         eta = self.state.next_lr
         f = evaluate_probe(phi, probe_points(eta, self.eps))  # Eq. 4 at the five points
         self.last_f, self.last_loss = f, float(f[2])
-        if np.all(np.isfinite(f)):
-            increment = newton_increment(f, self.eps, self.delta, self.delta_rule)  # Eq. 16/18
-            update = apply_increment(eta, increment, delta=self.delta,  # Eq. 20, 21, 19
-                                     velocity=self.state.velocity, beta=self.beta)
-        else:
-            update = RateUpdate(eta, 0.0, False)
+        update = probe_update(  # Eq. 16 / 18, then Eq. 20, 21, 19
+            eta, f, lambda f: newton_increment(f, self.eps, self.delta, self.delta_rule),
+            delta=self.delta, velocity=self.state.velocity, beta=self.beta)
         self._advance(rejected=not update.accepted, lr=eta, next_lr=update.lr,
                       velocity=update.velocity)
         return eta
