@@ -28,7 +28,8 @@ files written into OUT/NAME/:
   history_<run>.csv   one row per iteration: {", ".join(ITERATION_COLUMNS)}
   epochs_<run>.csv    one row per epoch (0 = before training):
                       {", ".join(EPOCH_COLUMNS)}
-                      (time: seconds of training, evaluations excluded; empty cell = n/a)
+                      (lr: the rate of the epoch's last step; time: seconds of
+                      training, evaluations excluded; empty cell = n/a)
   history.json        all runs: hyperparameters and their sources, data, histories, summary
   loss.png, accuracy.png, lr.png, loss_time.png
                       figures; legends <metric>_<run>, runs end in _basic or _adaptive

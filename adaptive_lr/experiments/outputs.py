@@ -6,8 +6,9 @@ Columns (also listed in ``adaptive-lr reproduce --help``):
   ``lr`` (the rate used by that step), ``loss`` (the batch loss before the step);
 * ``epochs_<run>.csv``, one row per evaluation (epoch 0 is before training): ``epoch``,
   ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (empty where it does not apply,
-  e.g. accuracy of a regression), ``lr`` (the controller's rate after the epoch), ``time``
-  (seconds of training so far, evaluations excluded);
+  e.g. accuracy of a regression), ``lr`` (``controller.lr``: the rate of the epoch's last
+  update; epoch 0: the initial rate), ``time`` (seconds of training so far, evaluations
+  excluded);
 * ``history.json``: the experiment, the data's source, every run's hyperparameters, its full
   history and a summary. NaN is written as ``null``.
 """
