@@ -63,9 +63,9 @@ def step_probe(model, run: RunState, d, batch, noise, cache, validation) -> Prob
         return Probe(model, run.w, d, *batch, noise=noise, cache=cache, state=run.model_state,
                      counter=run.counter)
     Xv, yv = validation_batch(*validation, len(batch[0]), run.streams.validation)
-    return Probe(model, run.w, d, Xv, yv, noise=model.sample_noise(run.streams.validation,
-                                                                   len(Xv)),
-                 state=run.model_state, counter=run.counter)
+    noise_v = model.sample_noise(run.streams.validation, len(Xv))
+    return Probe(model, run.w, d, Xv, yv, noise=noise_v, state=run.model_state,
+                 counter=run.counter)
 
 
 def train_step(model, run: RunState, batch, validation=None) -> bool:
