@@ -146,13 +146,10 @@ class LinearRegression(Model):
         unaffected (the conversions are no-ops there).
 
         Float32 rounding noise of that second difference against float64 on the same float32
-        ``w, d, X`` (``eps = 1e-5``, ``d`` the batch gradient, RMS over 200 batches or steps):
-        Boston (raw features, full batch of 400, after 300 gradient steps at rate 1e-6,
-        ``eta = 0.01``) 1.3e-9, against 4.5e-4 for five separate float32 ``loss`` calls
-        (``Model.line_losses``); standard normal features, ``D = 100``, batches of 32 and 1024
-        after 300 SGD steps at rate 0.1, ``eta = 0.1``: 2.4e-15 and 1.5e-16, against 1.4e-7
-        and 3.2e-8 (with ``eta q`` rounded in float32: 2.9e-5, 1.1e-9 and 2.1e-11; float32
-        targets would make the residuals float32 as well). ``pytest tests/test_probe_noise.py``
+        ``w, d, X`` (Boston, raw features, full batch of 400, after 300 gradient steps at rate
+        1e-6, ``d`` the gradient, ``eta = 0.01``, ``eps = 1e-5``, RMS over 200 steps; ``python
+        benchmarks/probe_noise.py --only linear``): 6e-10, against 2.3e-4 for five separate
+        float32 ``loss`` calls (``Model.line_losses``). ``pytest tests/test_probe_noise.py``
         measures it on synthetic data and checks that the fused probe is no noisier than the
         plain one.
         """

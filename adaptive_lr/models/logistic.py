@@ -168,11 +168,11 @@ class LogisticRegression(Model):
 
         Float32 rounding noise of that second difference against float64 on the same float32
         ``w, d, X`` (MNIST, after 300 SGD steps at rate 0.1, ``d`` the batch gradient,
-        ``eta = 0.1``, ``eps = 1e-5``, RMS over 200 batches): 2.6e-8 at batch 32 and 4.0e-9 at
-        batch 1024, against 8.2e-8 and 3.8e-8 for five separate float32 ``loss`` calls
-        (``Model.line_losses``); with the label term and the shifts in float32, 3.5e-7 at
-        both. ``pytest tests/test_probe_noise.py`` measures it on synthetic data and checks
-        that the fused probe is no noisier than the plain one.
+        ``eta = 0.1``, ``eps = 1e-5``, RMS over 200 batches; ``python
+        benchmarks/probe_noise.py --only logistic``): 2.6e-8 at batch 32 and 3.7e-9 at batch
+        1024, against 8.2e-8 and 4.0e-8 for five separate float32 ``loss`` calls
+        (``Model.line_losses``). ``pytest tests/test_probe_noise.py`` measures it on synthetic
+        data and checks that the fused probe is no noisier than the plain one.
         """
         self._check_state(state)
         w, X, y = self._inputs(w, X, y)
