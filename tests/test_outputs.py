@@ -140,7 +140,7 @@ def test_a_damaged_manifest_deletes_nothing_else(tmp_path):
 
 @pytest.mark.parametrize("name", ["../x", "..", ".", "", "a/b", "/tmp/x", "a\\b"])
 def test_name_cannot_leave_out(tmp_path, name):
-    with pytest.raises(ValueError, match="--name must be a plain folder name"):
+    with pytest.raises(ValueError, match=r"\(--name\) must be a plain folder name"):
         results_folder(tmp_path, name)
     exp = Experiment(**{**_one_run("a_basic").__dict__, "name": name})
     with pytest.raises(ValueError, match="--name"):

@@ -120,8 +120,8 @@ def results_folder(out_root: str | Path, name: str) -> Path:
     """
     if (not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name
             or Path(name).is_absolute() or Path(name).drive or "\0" in name):
-        raise ValueError(f"--name must be a plain folder name inside --out (no '/', '\\', '..' "
-                         f"or absolute path), got {name!r}")
+        raise ValueError(f"the results folder's name (--name) must be a plain folder name "
+                         f"inside --out (no '/', '\\', '..' or absolute path), got {name!r}")
     return Path(out_root) / name
 
 
