@@ -273,6 +273,16 @@ def test_download_stops_at_the_known_size(tmp_path):
     assert fetch(exact, tmp_path / "cache").read_bytes() == data
 
 
+def test_a_killed_downloads_part_file_is_removed(tmp_path):
+    data = b"payload"
+    remote = Remote("m/a.bin", served(tmp_path, "a.bin", data), "sha256",
+                    hashlib.sha256(data).hexdigest(), payload=False)
+    (tmp_path / "cache" / "m").mkdir(parents=True)
+    (tmp_path / "cache" / "m" / ".a.bin.x1y2.part").write_bytes(b"half")
+    fetch(remote, tmp_path / "cache")
+    assert sorted(p.name for p in (tmp_path / "cache" / "m").iterdir()) == ["a.bin"]
+
+
 def test_source_table_has_download_sizes():
     for remote in SOURCES.values():
         assert remote.download_size and remote.download_size > 0

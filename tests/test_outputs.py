@@ -6,15 +6,18 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import adaptive_lr
 from adaptive_lr.experiments import run_experiment
 from adaptive_lr.experiments.outputs import atomic_write, begin_results, file_sha256
 from adaptive_lr.experiments.registry import Experiment, Run
 from adaptive_lr.experiments.runner import results_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+PACKAGE_ROOT = str(Path(adaptive_lr.__file__).resolve().parents[1])  # the copy under test
 
 # A child that starts rewriting ``target`` with 64 MiB, says so, and is then killed mid-write.
 WRITER = textwrap.dedent("""
@@ -41,7 +44,7 @@ def test_a_write_killed_midway_leaves_the_old_file(tmp_path, mode):
     target = tmp_path / "history.json"
     target.write_bytes(b"old content")
     child = subprocess.Popen([sys.executable, "-c", WRITER, str(target), mode],
-                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": PACKAGE_ROOT})
     assert child.stdout.readline().strip() == b"started"
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=60) == -signal.SIGKILL
@@ -114,6 +117,16 @@ def test_an_interrupted_rerun_is_cleaned_by_the_next(tmp_path, monkeypatch):
     run_experiment(_one_run("third_basic"), tmp_path, plots=False)
     assert sorted(p.name for p in out.iterdir()) == [
         "epochs_third_basic.csv", "history.json", "history_third_basic.csv", "manifest.json"]
+
+
+def test_temporary_files_of_killed_writes_are_removed(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / ".history.json.k1ll3d.tmp").write_text("half")
+    (out / ".epochs_a.csv.k1ll3d.tmp").write_text("half")
+    (out / ".mine.tmp").write_text("not ours")
+    begin_results(out, {})
+    assert sorted(p.name for p in out.iterdir()) == [".mine.tmp", "manifest.json"]
 
 
 def test_a_folder_of_unaccounted_results_is_refused(tmp_path):

@@ -78,6 +78,8 @@ def fetch(remote: Remote, root: str | os.PathLike | None = None) -> Path:
                     max_size=remote.size if remote.payload else remote.download_size)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):  # left by a killed download
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:

@@ -172,13 +172,18 @@ def begin_results(folder: Path, settings: dict) -> dict:
     files to remove (a run interrupted before its end left files its manifest does not list:
     every result file of such a folder is stale). A folder that holds result files but no
     manifest (written by hand, or by
-    an older version) is refused: nothing there is overwritten or deleted on a guess.
+    an older version) is refused: nothing there is overwritten or deleted on a guess. Hidden
+    temporary files that killed writes of result files left are removed.
 
     Returns
     -------
     dict
         The running manifest, to pass to :func:`finish_results`.
     """
+    for leftover in folder.glob(".*.tmp"):  # what writes killed mid-way left (atomic_write)
+        if any(fnmatch.fnmatchcase(leftover.name, f".{pattern}.*.tmp")
+               for pattern in RESULT_PATTERNS):
+            leftover.unlink(missing_ok=True)
     previous = read_manifest(folder)
     if previous is None:
         found = sorted({p.name for pattern in RESULT_PATTERNS for p in folder.glob(pattern)})
