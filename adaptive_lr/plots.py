@@ -56,8 +56,13 @@ def _clip_runaway(ax, values) -> None:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    from .experiments.outputs import atomic_write  # no half-written figure on a kill
+
+    try:
+        atomic_write(path, lambda handle: fig.savefig(handle, dpi=DPI, format="png"),
+                     binary=True)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from .arguments import TrainData, check_train_arguments
-from .checkpoint import restore_run, save_run
+from .checkpoint import describe_run, restore_run, save_run
 from .directions import GradientDirection
 from .evaluation import evaluate, record_evaluation, report_progress
 from .history import History, TrainResult
@@ -182,14 +182,18 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         checkpoint_every=checkpoint_every, dtype=dtype, X_test=X_test, y_test=y_test,
         X_val=X_val, y_val=y_val)
     direction = GradientDirection() if direction is None else direction
+    settings = None  # what a checkpoint records and a resume must match
+    if checkpoint_path is not None or resume_from is not None:
+        settings = describe_run(model, controller, direction, data, dtype=dtype,
+                                batch_size=batch_size, probe_on=probe_on)
     run = start_run(model, controller, direction, seed, w0, dtype)
     if resume_from is not None:
-        run = restore_run(resume_from, run, model.num_params)
+        run = restore_run(resume_from, run, model.num_params, settings, epochs)
     stop = run.history.diverged is not None
     if resume_from is None:
         stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or epochs == 0:
-            _checkpoint(checkpoint_path, run)
+            _checkpoint(checkpoint_path, run, settings)
     while not stop and run.epoch < epochs:
         t0 = time.perf_counter()
         finite = all(train_step(model, run, batch, data.validation)
@@ -200,7 +204,7 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         run.epoch += 1
         stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or run.epoch == epochs or run.epoch % checkpoint_every == 0:
-            _checkpoint(checkpoint_path, run)
+            _checkpoint(checkpoint_path, run, settings)
     hist = run.history
     hist.forward, hist.backward = run.counter.forward, run.counter.backward
     hist.rejected = run.controller.n_rejected
@@ -214,6 +218,6 @@ def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> b
     return bool(callback(run.epoch, run.history, run.w)) if callback is not None else False
 
 
-def _checkpoint(path, run: RunState) -> None:
+def _checkpoint(path, run: RunState, settings) -> None:
     if path is not None:
-        save_run(path, run)
+        save_run(path, run, settings)

@@ -1,7 +1,13 @@
 """Checkpoints: atomic writes, clear errors on bad files, bit-for-bit resume, divergence."""
 
+import json
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adaptive_lr import (
     FirstOrderLR,
@@ -156,3 +162,195 @@ def test_progress_lines(tmp_path):
     assert len(lines) == 4 and lines[0].startswith("epoch 0/3  loss ")  # 0: before training
     assert lines[-1].startswith("epoch 3/3  loss ")
     assert all(k in lines[-1] for k in ("acc ", "test_acc ", "eta ", "time "))
+
+
+# -- a checkpoint is validated, not trusted -------------------------------------------------
+def _small_run(tmp_path, make=lambda: SecondOrderLR(0.05), epochs=2, **kw):
+    X, y = _blobs()
+    kw = {"batch_size": 16, "seed": 1, **kw}
+    path = tmp_path / "run.npz"
+    train(LogisticRegression(5, 3), make(), X, y, epochs=epochs, checkpoint_path=path, **kw)
+    return X, y, path, kw
+
+
+def _tamper(path, change):
+    """Rewrite the checkpoint at ``path`` with ``change(arrays, meta)`` applied (a valid npz,
+    the current format: only the content is wrong)."""
+    arrays, meta = load_checkpoint(path)
+    change(arrays, meta)
+    meta.pop("format", None)
+    save_checkpoint(path, arrays, meta)
+
+
+def _resume(X, y, path, kw, make=lambda: SecondOrderLR(0.05), epochs=4):
+    return train(LogisticRegression(5, 3), make(), X, y, epochs=epochs, resume_from=path, **kw)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a, m: a.__setitem__("w", np.full_like(a["w"], np.nan)), "NaN or inf"),
+    (lambda a, m: a.__setitem__("controller.lr", np.array(-1.0)), r"controller\.lr must be > 0"),
+    (lambda a, m: a.__setitem__("controller.velocity", np.array(np.inf)),
+     r"controller\.velocity is not finite"),
+    (lambda a, m: a.__setitem__("history.loss", a["history.loss"][:-1]), r"history\.loss has"),
+    (lambda a, m: a.__setitem__("history.test_acc", a["history.test_acc"][:1]),
+     r"history\.test_acc has"),
+    (lambda a, m: m.pop("epoch"), "epoch must be an integer"),
+    (lambda a, m: m.pop("streams"), "streams"),
+    (lambda a, m: m.__setitem__("iteration", -3), "iteration must be an integer >= 0"),
+    (lambda a, m: m.__setitem__("train_time", "soon"), "train_time"),
+    (lambda a, m: a.pop("controller.next_lr"), "next_lr"),
+    (lambda a, m: a.__setitem__("w", a["w"][:-1]), "do not fit a model"),
+    (lambda a, m: a.__setitem__("controller.lr", np.array("x")), "dtype"),
+])
+def test_invalid_state_is_a_checkpoint_error(tmp_path, change, message):
+    X, y, path, kw = _small_run(tmp_path, X_test=None)
+    _tamper(path, change)
+    with pytest.raises(CheckpointError, match=message) as info:
+        _resume(X, y, path, kw)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("make, setting", [
+    (lambda: SecondOrderLR(0.06), "controller.eta: checkpoint 0.05, this run 0.06"),
+    (lambda: SecondOrderLR(0.05, eps=1e-4), "controller.eps: checkpoint 1e-05, this run 0.0001"),
+    (lambda: SecondOrderLR(0.05, delta_rule="if-zero"),
+     "controller.delta_rule: checkpoint 'always', this run 'if-zero'"),
+    (lambda: SecondOrderLR(0.05, beta=0.5), "controller.beta: checkpoint 0.0, this run 0.5"),
+])
+def test_other_hyperparameters_are_named(tmp_path, make, setting):
+    X, y, path, kw = _small_run(tmp_path)
+    with pytest.raises(CheckpointError, match="is of another run") as info:
+        _resume(X, y, path, kw, make=make)
+    assert setting in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("change, setting", [
+    (lambda X, y, kw: (2 * X, y, kw), "data.X: checkpoint shape (120, 5) float64 sha256 "),
+    (lambda X, y, kw: (X, (y + 1) % 3, kw), "data.y: "),
+    (lambda X, y, kw: (X, y, {**kw, "batch_size": 32}),
+     "batch_size: checkpoint 16, this run 32"),
+    (lambda X, y, kw: (X, y, {**kw, "batch_size": None}),
+     "batch_size: checkpoint 16, this run None"),
+    (lambda X, y, kw: (X, y, {**kw, "dtype": np.float32}),
+     "dtype: checkpoint 'float64', this run 'float32'"),
+    (lambda X, y, kw: (X, y, {**kw, "X_test": X[:10], "y_test": y[:10]}),
+     "data.X_test: checkpoint absent, this run shape (10, 5)"),
+    (lambda X, y, kw: (X, y, {**kw, "X_val": X[:10], "y_val": y[:10], "probe_on": "validation"}),
+     "probe_on: checkpoint 'train', this run 'validation'"),
+])
+def test_other_data_or_options_are_named(tmp_path, change, setting):
+    X, y, path, kw = _small_run(tmp_path)
+    X2, y2, kw2 = change(X, y, kw)
+    with pytest.raises(CheckpointError) as info:
+        _resume(X2, y2, path, kw2)
+    assert setting in str(info.value)
+
+
+def test_full_batch_checkpoint_resumed_with_mini_batches(tmp_path):
+    X, y, path, kw = _small_run(tmp_path, make=lambda: FirstOrderLR(0.05, 1e-3),
+                                batch_size=None)
+    with pytest.raises(CheckpointError, match="batch_size: checkpoint None, this run 32"):
+        _resume(X, y, path, {**kw, "batch_size": 32}, make=lambda: FirstOrderLR(0.05, 1e-3))
+
+
+def test_other_model_or_direction_settings(tmp_path):
+    X, y, path, kw = _small_run(tmp_path, make=lambda: FixedLR(0.1), direction=AdamDirection())
+    with pytest.raises(CheckpointError, match=r"direction\.beta1: checkpoint 0\.9, this run 0\.5"):
+        _resume(X, y, path, {**kw, "direction": AdamDirection(beta1=0.5)},
+                make=lambda: FixedLR(0.1))
+    rng = np.random.default_rng(0)
+    Xi, yi = rng.normal(size=(20, 1, 16, 16)), rng.integers(0, 3, 20)
+    path = tmp_path / "lenet.npz"
+    net = dict(in_channels=1, n_classes=3, image_size=16)
+    train(LeNet(**net), FixedLR(0.1), Xi, yi, epochs=1, checkpoint_path=path, batch_size=10)
+    with pytest.raises(CheckpointError, match=r"model\.dropout: checkpoint 0\.5, this run 0\.0"):
+        train(LeNet(**net, dropout=0.0), FixedLR(0.1), Xi, yi, epochs=2, resume_from=path,
+              batch_size=10)
+    resumed = train(LeNet(**net, threads=2), FixedLR(0.1), Xi, yi, epochs=1, resume_from=path,
+                    batch_size=10)  # threads change the speed, not the numbers
+    assert resumed.history.epoch == [0, 1]
+
+
+def test_checkpoint_beyond_the_epochs_asked(tmp_path):
+    X, y, path, kw = _small_run(tmp_path, epochs=3)
+    with pytest.raises(CheckpointError, match="at epoch 3, beyond the 2 epochs asked for"):
+        _resume(X, y, path, kw, epochs=2)
+    assert _resume(X, y, path, kw, epochs=3).history.epoch == [0, 1, 2, 3]  # nothing to run
+
+
+def test_older_format_is_named(tmp_path):
+    X, y, path, kw = _small_run(tmp_path)
+    arrays, meta = load_checkpoint(path)
+    arrays["meta.json"] = np.array(json.dumps({**meta, "format": 2}))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="has format 2, this version of adaptive-lr reads "
+                                              f"format {ckpt.FORMAT_VERSION} only"):
+        _resume(X, y, path, kw)
+
+
+def test_npy_file_at_the_path(tmp_path):
+    path = tmp_path / "run.npz"
+    with open(path, "wb") as handle:
+        np.save(handle, np.zeros(3))
+    with pytest.raises(CheckpointError, match="single .npy array, not an .npz"):
+        load_checkpoint(path)
+
+
+def test_unknown_compression_method_is_a_checkpoint_error(tmp_path):
+    """zipfile raises NotImplementedError for a compression method it does not know."""
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(4)}, {"epoch": 1})
+    data = bytearray(path.read_bytes())
+    for start in range(len(data) - 4):  # every header's method field (local and central)
+        if data[start:start + 4] in (b"PK\x03\x04", b"PK\x01\x02"):
+            at = start + (8 if data[start + 2] == 3 else 10)
+            data[at:at + 2] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    path = tmp_path / "c.npz"
+    stale = tmp_path / ".c.npz.abc123.tmp"  # what a killed write leaves
+    stale.write_bytes(b"PK\x03\x04 half")
+    other = tmp_path / ".d.npz.abc123.tmp"  # another file's temporary: not ours
+    other.write_bytes(b"x")
+    save_checkpoint(path, {"w": np.zeros(2)}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".d.npz.abc123.tmp", "c.npz"]
+
+
+@pytest.fixture(scope="module")
+def flip_target(tmp_path_factory):
+    """A small real checkpoint and what resuming from it gives."""
+    folder = tmp_path_factory.mktemp("flip")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 2))
+    y = X @ np.array([1.0, -1.0])
+    path = folder / "run.npz"
+    kw = dict(epochs=1, batch_size=4)
+    train(LinearRegression(2), FixedLR(0.1), X, y, checkpoint_path=path, **kw)
+    resumed = train(LinearRegression(2), FixedLR(0.1), X, y, resume_from=path, **kw)
+    return path.read_bytes(), (X, y, kw), resumed
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_every_single_byte_flip_loads_identically_or_is_a_checkpoint_error(flip_target, data):
+    """A flip in a byte nothing reads (a zip header's time stamp, a local header field the
+    central directory overrides) loads identically; any other is a CheckpointError, because
+    every member's CRC-32 is checked before it is parsed and the content is validated after."""
+    content, (X, y, kw), reference = flip_target
+    at = data.draw(st.integers(0, len(content) - 1), label="byte")
+    xor = data.draw(st.integers(1, 255), label="xor")
+    flipped = bytearray(content)
+    flipped[at] ^= xor
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "run.npz"
+        path.write_bytes(bytes(flipped))
+        try:
+            resumed = train(LinearRegression(2), FixedLR(0.1), X, y, resume_from=path, **kw)
+        except CheckpointError:
+            return
+    assert np.array_equal(resumed.w, reference.w)
+    assert json.dumps(resumed.history.to_dict()) == json.dumps(reference.history.to_dict())

@@ -20,7 +20,7 @@ from adaptive_lr.datasets import (
 from adaptive_lr.datasets import boston as boston_module
 from adaptive_lr.datasets.sources import BOSTON_SHA256
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "adaptive_lr" / "data"
 FIRST_ROW = [0.00632, 18, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98, 24.0]
 
 

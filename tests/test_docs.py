@@ -1,7 +1,7 @@
 """The documents point only at things that exist, and the two equation tables agree.
 
 * Every reference to a file of the repository (``adaptive_lr/...``, ``tests/...``, ``docs/...``,
-  ``benchmarks/...``, ``tutorials/...``, ``data/...``, the top-level ``*.md``), every relative
+  ``benchmarks/...``, ``tutorials/...``, the top-level ``*.md``), every relative
   Markdown link and every dotted name ``adaptive_lr.x.y`` in the documents, the notebooks, the
   package's docstrings and the command line's help texts resolves.
 * Every test named in EQUATIONS.md exists; every function it names for an equation cites that
@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / name for name in ("README.md", "REPRODUCTION.md", "EQUATIONS.md")]
-DOCS += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "data").glob("*.md"))
+DOCS += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "adaptive_lr" / "data").glob("*.md"))
 NOTEBOOKS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 SOURCES = sorted((ROOT / "adaptive_lr").rglob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
 

@@ -56,8 +56,13 @@ def test_every_experiment_runs_quick_and_writes_its_files(name, tmp_path, no_rea
         assert [int(r[0]) for r in iters[1:]] == list(range(1, len(iters)))
         summary = next(r for r in report["runs"] if r["label"] == run.label)["summary"]
         assert summary["epochs"] == exp.quick["epochs"] or summary["diverged"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    written = sorted(f["name"] for f in manifest["files"])
+    assert manifest["status"] == "complete" and manifest["stale"] == []
+    assert written == sorted(p.name for p in out.iterdir() if not p.name.startswith(
+        ("checkpoint_", "manifest.json")))  # the folder holds this run's files, no others
     printed = capsys.readouterr().out
-    assert f"wrote {len(report['runs']) * 2 + 1 + len(figures)} files" in printed
+    assert f"wrote {len(report['runs']) * 2 + 1 + len(figures) + 1} files" in printed
 
 
 def test_learn_lr_starts_from_the_settled_rate(tmp_path, no_real_data):

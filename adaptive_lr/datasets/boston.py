@@ -1,13 +1,14 @@
 """Boston Housing (Harrison & Rubinfeld, 1978), bundled only to reproduce the paper's Sec. 4.2.1.
 
 scikit-learn removed this data set in version 1.2: its column ``B = 1000 (Bk - 0.63)^2`` encodes a
-racially motivated assumption (see ``data/README.md``). It is used here for nothing but the
-paper's linear-regression experiment, with the paper's split of 400 training and 106 test points.
+racially motivated assumption (see ``adaptive_lr/data/README.md``). It is used here for nothing
+but the paper's linear-regression experiment, with the paper's split of 400 training and 106 test
+points.
 
 The file is looked up, in order, at
 
-1. ``<repo>/data/boston_house_prices.csv.gz`` next to the package source (a clone or an editable
-   install, ``pip install -e .``);
+1. ``adaptive_lr/data/boston_house_prices.csv.gz``, package data shipped inside the package (in a
+   clone, an editable install and a wheel alike), found with :mod:`importlib.resources`;
 2. ``<data folder>/boston/boston_house_prices.csv`` or ``.csv.gz`` (``$ADAPTIVE_LR_DATA`` or
    ``~/.cache/adaptive-lr``).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,9 @@ FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TA
             "B", "LSTAT")
 TARGET = "MEDV"
 N_ROWS, N_TRAIN = 506, 400  # the paper, Sec. 4.2.1: 400 train, the remaining 106 test
-BUNDLED = Path(__file__).resolve().parents[2] / "data" / "boston_house_prices.csv.gz"
+#: The bundled copy, package data of ``adaptive_lr`` (a :class:`pathlib.Path` for every
+#: installation pip makes; any :class:`importlib.resources.abc.Traversable` is read alike).
+BUNDLED = resources.files("adaptive_lr").joinpath("data", "boston_house_prices.csv.gz")
 
 
 def boston_path(path: str | os.PathLike | None = None) -> Path:
@@ -63,8 +67,8 @@ def boston_path(path: str | os.PathLike | None = None) -> Path:
     raise DataNotFoundError(
         "Boston Housing: boston_house_prices.csv not found; looked at "
         + ", ".join(str(c) for c in candidates)
-        + ". It ships with the project in data/ (use a clone or an editable install, "
-        "pip install -e .); otherwise take sklearn/datasets/data/boston_house_prices.csv from the "
+        + ". It ships inside the package (adaptive_lr/data/): reinstall adaptive-lr; otherwise "
+        "take sklearn/datasets/data/boston_house_prices.csv from the "
         f"scikit-learn==1.1.3 wheel on PyPI and put it at {candidates[1]} "
         f"(the data folder is {path_of_env()})."
     )
@@ -89,7 +93,7 @@ def read_boston(path: str | os.PathLike | None = None) -> np.ndarray:
         If the decompressed bytes are not the verified copy (size, sha256), or malformed.
     """
     path = boston_path(path)
-    data = read_payload(path)
+    data = read_payload(path, max_size=BOSTON_SIZE)
     what = f"the decompressed payload of {path}"
     if len(data) != BOSTON_SIZE:
         raise DataError(f"{what}: expected {BOSTON_SIZE} bytes, got {len(data)}")

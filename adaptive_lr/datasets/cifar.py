@@ -11,11 +11,23 @@ Layouts in the data folder::
     cifar10/cifar10_data_batch_1_first4000.bin, cifar10_test_batch_first1000.bin,
             batches.meta.txt                     ("subset": the first 4000 / 1000 records)
     cifar100/cifar-100-binary/train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt
+
+Checksums of the extracted files. The CIFAR page publishes only the md5 of each archive, so the
+sha256 of every ``.bin`` file is taken from the md5-verified archive itself, member by member
+(:func:`record_checksums`), and written to ``SHA256SUMS`` beside the files: when the archive is
+downloaded and extracted, or, for files extracted by hand, the first time they are loaded while
+the archive sits in the data folder. ``load_cifar10`` and ``load_cifar100`` then verify every file
+they read against it: a file of the right size with changed pixels is refused. Files with
+neither a ``SHA256SUMS`` nor the archive beside them (such as the 4000/1000 subset, which no
+published checksum covers) are checked for their size and labels only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,8 +35,11 @@ import numpy as np
 
 from .cache import DataError, DataNotFoundError, path_of_env
 from .cache import data_dir as resolve_data_dir
+from .checksums import CHUNK, file_digest, verify_file
 from .download import fetch, safe_extract_tar
 from .sources import SOURCES
+
+CHECKSUMS = "SHA256SUMS"
 
 PIXELS = 3 * 32 * 32
 CIFAR10_DIR = "cifar-10-batches-bin"
@@ -113,6 +128,12 @@ def read_cifar(
         If given, the file must hold exactly this many records.
     """
     path = Path(path)
+    record = label_bytes + PIXELS
+    if n_records is not None and path.stat().st_size != n_records * record:
+        raise DataError(  # checked before reading: a huge wrong file is never loaded
+            f"{path}: expected {n_records} records ({n_records * record} bytes), "
+            f"got {path.stat().st_size / record:.6g} ({path.stat().st_size} bytes): truncated "
+            "or wrong file")
     images, labels = parse_cifar(path.read_bytes(), label_bytes, str(path))
     if n_records is not None and len(images) != n_records:
         raise DataError(
@@ -140,7 +161,9 @@ def _locate(
                        (n_train, n_test))
     missing = [p for p in (*files.train, files.test) if not p.is_file()]
     if missing and download and variant == "full":
-        safe_extract_tar(fetch(SOURCES[archive], root), folder)
+        path = fetch(SOURCES[archive], root)  # md5-verified
+        safe_extract_tar(path, folder)
+        record_checksums(path, files.test.parent)
         missing = [p for p in (*files.train, files.test) if not p.is_file()]
     if missing:
         remote = SOURCES[archive]
@@ -191,7 +214,85 @@ def locate_cifar10(
                    download, root)
 
 
-def _load(files: CifarFiles, label_bytes: int, verify: bool):
+def record_checksums(archive: Path, folder: Path) -> dict[str, str]:
+    """Write ``folder/SHA256SUMS``: the sha256 of each regular file of ``archive`` under the
+    folder's name (``cifar-10-batches-bin/``), hashed from the archive's own bytes (not from the
+    extracted copies). ``archive`` must have been verified (:func:`~.download.fetch`). A folder
+    that cannot be written (read-only data) gets no file; the digests are returned either way.
+    """
+    lines = []
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                parts = Path(member.name).parts
+                if member.isfile() and len(parts) == 2 and parts[0] == folder.name:
+                    h = hashlib.sha256()
+                    with tar.extractfile(member) as f:
+                        while chunk := f.read(CHUNK):
+                            h.update(chunk)
+                    lines.append(f"{h.hexdigest()}  {parts[1]}\n")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(f"{archive}: corrupt tar archive ({exc})") from exc
+    lines.sort(key=lambda line: line.split()[1])
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{CHECKSUMS}.", suffix=".tmp")
+    except OSError:  # read-only: verify now, record nothing
+        return {line.split()[1]: line.split()[0] for line in lines}
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.writelines(lines)
+        os.replace(tmp, folder / CHECKSUMS)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {line.split()[1]: line.split()[0] for line in lines}
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """``{file name: sha256}`` from a ``SHA256SUMS`` file (``sha256sum`` format)."""
+    out = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(f"{path}, line {number}: not a 'sha256  name' line: {line!r}")
+        out[parts[1].lstrip("*")] = parts[0].lower()
+    return out
+
+
+def _checksums_for(files: CifarFiles, archive: str, root: Path) -> dict[str, str] | None:
+    """The recorded sha256 of the official files (recorded now from the archive if it is in the
+    data folder and passes its md5), or ``None`` where nothing records them."""
+    folder = files.test.parent
+    sums = folder / CHECKSUMS
+    if not sums.is_file() and files.variant == "full":
+        remote = SOURCES[archive]
+        path = root / remote.name
+        if not path.is_file():
+            return None
+        verify_file(path, remote.algorithm, remote.digest, max_size=remote.download_size)
+        return record_checksums(path, folder)
+    return read_checksums(sums) if sums.is_file() else None
+
+
+def _verify_checksums(files: CifarFiles, sums: dict[str, str] | None) -> None:
+    if sums is None:
+        return
+    for path in (*files.train, files.test):
+        expected = sums.get(path.name)
+        if expected is None:
+            raise DataError(f"{path.parent / CHECKSUMS} has no checksum for {path.name}")
+        actual = file_digest(path, "sha256")
+        if actual != expected:
+            raise DataError(
+                f"checksum mismatch for {path}: expected sha256 {expected} (recorded from the "
+                f"md5-verified archive in {path.parent / CHECKSUMS}), got {actual}. The file was "
+                "changed or damaged after extraction; delete the folder and extract (or "
+                "download) the archive again.")
+
+
+def _load(files: CifarFiles, label_bytes: int, verify: bool, sums=None):
+    if verify:
+        _verify_checksums(files, sums)
     n_train, n_test = files.records if verify else (None, None)
     parts = [read_cifar(p, label_bytes, n_train) for p in files.train]
     X_test, y_test = read_cifar(files.test, label_bytes, n_test)
@@ -212,7 +313,8 @@ def load_cifar10(
         See :func:`locate_cifar10`, which makes the same choice of files: call it to see which
         files are read (``variant="auto"`` may pick the 4000/1000 subset).
     verify : bool
-        If True (default), each file must hold the number of records of its variant.
+        If True (default), each file must hold the number of records of its variant and match
+        the sha256 recorded from the md5-verified archive (module docstring), where one is.
         The archive's md5 is checked when it is downloaded.
 
     Returns
@@ -233,7 +335,9 @@ def load_cifar10(
         For a truncated or wrong file, or a label outside 0..9.
     """
     files = locate_cifar10(data_dir, download, variant)
-    X_train, y_train, X_test, y_test = _load(files, 1, verify)
+    archive = "cifar10/cifar-10-binary.tar.gz"
+    sums = _checksums_for(files, archive, resolve_data_dir(data_dir)) if verify else None
+    X_train, y_train, X_test, y_test = _load(files, 1, verify, sums)
     _check_range(y_train, 10, "CIFAR-10 train")
     _check_range(y_test, 10, "CIFAR-10 test")
     return X_train, y_train[:, 0], X_test, y_test[:, 0]
@@ -254,7 +358,8 @@ def load_cifar100(
     label_mode : {"fine", "coarse", "both"}
         Which labels to return.
     verify : bool
-        If True (default), the files must hold 50000 and 10000 records.
+        If True (default), the files must hold 50000 and 10000 records and match the sha256
+        recorded from the md5-verified archive (module docstring), where one is.
 
     Returns
     -------
@@ -269,9 +374,10 @@ def load_cifar100(
     if label_mode not in columns:
         raise ValueError(f"label_mode must be 'fine', 'coarse' or 'both', got {label_mode!r}")
     root = resolve_data_dir(data_dir)
-    files = _locate(root / "cifar100", CIFAR100_LAYOUT, "full",
-                    "cifar100/cifar-100-binary.tar.gz", download, root)
-    X_train, y_train, X_test, y_test = _load(files, 2, verify)
+    archive = "cifar100/cifar-100-binary.tar.gz"
+    files = _locate(root / "cifar100", CIFAR100_LAYOUT, "full", archive, download, root)
+    sums = _checksums_for(files, archive, root) if verify else None
+    X_train, y_train, X_test, y_test = _load(files, 2, verify, sums)
     for y, part in ((y_train, "train"), (y_test, "test")):
         _check_range(y[:, 0], 20, f"CIFAR-100 {part} coarse")
         _check_range(y[:, 1], 100, f"CIFAR-100 {part} fine")

@@ -10,14 +10,24 @@ Columns (also listed in ``adaptive-lr reproduce --help``):
   update; epoch 0: the initial rate), ``time`` (seconds of training so far, evaluations
   excluded);
 * ``history.json``: the experiment, the data's source, every run's hyperparameters, its full
-  history and a summary. NaN is written as ``null``.
+  history and a summary. NaN is written as ``null``;
+* ``manifest.json``, written last: which run made the folder (:func:`write_manifest`).
+
+Every file is written through a temporary file in the same folder, then renamed over the
+target (:func:`atomic_write`): a process killed mid-write leaves the previous file intact,
+never an empty or half-written one.
 """
 
 from __future__ import annotations
 
 import csv
+import fnmatch
+import hashlib
 import json
 import math
+import os
+import tempfile
+import uuid
 from pathlib import Path
 
 ITERATION_COLUMNS = ("iteration", "epoch", "lr", "loss")
@@ -30,29 +40,70 @@ def _cell(value) -> str:
     return str(value)
 
 
+def atomic_write(path: str | Path, write, *, binary: bool = False) -> Path:
+    """Create or replace ``path`` all at once: ``write(handle)`` fills a hidden temporary file
+    in the same folder, which is flushed, ``fsync``-ed and renamed over ``path``
+    (:func:`os.replace`, atomic on POSIX and Windows). If ``write`` raises, or the process is
+    killed, ``path`` keeps its previous content; the temporary file is removed on an exception
+    (a killed process leaves a ``.NAME.*.tmp`` file, which is never mistaken for a result).
+
+    Parameters
+    ----------
+    path : str or Path
+        The target; its folder must exist.
+    write : callable
+        ``write(handle)`` with ``handle`` a file open for writing, text (UTF-8, ``newline=""``)
+        or ``binary``.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = atomic_write(target, lambda f: f.write("done"))
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with (os.fdopen(fd, "wb") if binary
+              else os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
 def write_iterations_csv(path: str | Path, history) -> Path:
     """One row per iteration: :data:`ITERATION_COLUMNS`."""
-    path = Path(path)
-    with open(path, "w", newline="") as handle:
+
+    def write(handle):
         out = csv.writer(handle)
         out.writerow(ITERATION_COLUMNS)
         for i, (epoch, lr, loss) in enumerate(
                 zip(history.epoch_of_iter, history.lr, history.loss, strict=True), start=1):
             out.writerow([i, epoch, _cell(float(lr)), _cell(float(loss))])
-    return path
+
+    return atomic_write(path, write)
 
 
 def write_epochs_csv(path: str | Path, history) -> Path:
     """One row per evaluation: :data:`EPOCH_COLUMNS`."""
-    path = Path(path)
     rows = zip(history.epoch, history.train_loss, history.train_acc, history.test_loss,
                history.test_acc, history.lr_epoch, history.time, strict=True)
-    with open(path, "w", newline="") as handle:
+
+    def write(handle):
         out = csv.writer(handle)
         out.writerow(EPOCH_COLUMNS)
         for row in rows:
             out.writerow([row[0], *(_cell(float(v)) for v in row[1:])])
-    return path
+
+    return atomic_write(path, write)
 
 
 def json_ready(value):
@@ -69,7 +120,102 @@ def json_ready(value):
 
 
 def write_json(path: str | Path, payload: dict) -> Path:
-    """Write ``payload`` as strict JSON (no NaN), indented."""
-    path = Path(path)
-    path.write_text(json.dumps(json_ready(payload), indent=1, allow_nan=False) + "\n")
-    return path
+    """Write ``payload`` as strict JSON (no NaN), indented (atomically)."""
+    text = json.dumps(json_ready(payload), indent=1, allow_nan=False) + "\n"
+    return atomic_write(path, lambda handle: handle.write(text))
+
+
+# -- which run made a results folder -----------------------------------------------------------
+MANIFEST = "manifest.json"
+
+#: Names a results folder holds (besides checkpoints, which --resume manages).
+RESULT_PATTERNS = ("history.json", "history_*.csv", "epochs_*.csv", "*.png", MANIFEST)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The folder's manifest, or ``None`` without one; a ``ValueError`` if it is unreadable."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is unreadable ({exc}); delete it and the results beside it, "
+                         "or choose another output folder") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise ValueError(f"{path} is not a manifest of adaptive-lr; choose another output folder")
+    return manifest
+
+
+def _listed(manifest: dict) -> set[str]:
+    names = [f.get("name") if isinstance(f, dict) else None for f in manifest["files"]]
+    names += list(manifest.get("stale") or [])
+    # only plain names of result files: a damaged manifest cannot make us delete anything else
+    return {n for n in names if isinstance(n, str) and "/" not in n and "\\" not in n
+            and any(fnmatch.fnmatchcase(n, pattern) for pattern in RESULT_PATTERNS)}
+
+
+def begin_results(folder: Path, settings: dict) -> dict:
+    """Claim ``folder`` for a new run, before any result is written.
+
+    The previous run's manifest (if any) says which files it wrote; they are remembered as
+    *stale* in a manifest with ``"status": "running"``, which replaces it at once, so a run
+    interrupted from here on leaves a folder that says so, and the next run still knows which
+    files to remove (a run interrupted before its end left files its manifest does not list:
+    every result file of such a folder is stale). A folder that holds result files but no
+    manifest (written by hand, or by
+    an older version) is refused: nothing there is overwritten or deleted on a guess. Hidden
+    temporary files that killed writes of result files left are removed.
+
+    Returns
+    -------
+    dict
+        The running manifest, to pass to :func:`finish_results`.
+    """
+    for leftover in folder.glob(".*.tmp"):  # what writes killed mid-way left (atomic_write)
+        if any(fnmatch.fnmatchcase(leftover.name, f".{pattern}.*.tmp")
+               for pattern in RESULT_PATTERNS):
+            leftover.unlink(missing_ok=True)
+    previous = read_manifest(folder)
+    if previous is None:
+        found = sorted({p.name for pattern in RESULT_PATTERNS for p in folder.glob(pattern)})
+        if found:
+            raise ValueError(
+                f"{folder} already holds results that no manifest.json accounts for "
+                f"({', '.join(found[:5])}{', ...' if len(found) > 5 else ''}); move or delete "
+                "them, or choose another output folder (--out) or name (--name)")
+        stale = []
+    else:
+        stale = _listed(previous)
+        if previous.get("status") != "complete":  # an interrupted run: its files are unlisted
+            stale |= {p.name for pattern in RESULT_PATTERNS for p in folder.glob(pattern)}
+        stale = sorted(stale - {MANIFEST})
+    manifest = {"run_id": uuid.uuid4().hex, "status": "running", "settings": settings,
+                "files": [], "stale": stale}
+    write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def finish_results(folder: Path, manifest: dict, files: list[Path]) -> Path:
+    """Remove the previous run's files that this run did not write, then write the manifest,
+    last: the run id, ``"status": "complete"``, the settings and every file with its size and
+    sha256."""
+    names = {Path(f).name for f in files}
+    for name in manifest["stale"]:
+        if name not in names:
+            try:
+                (folder / name).unlink()
+            except FileNotFoundError:
+                pass
+    entries = [{"name": Path(f).name, "bytes": Path(f).stat().st_size,
+                "sha256": file_sha256(f)} for f in files]
+    return write_json(folder / MANIFEST, {**manifest, "status": "complete", "files": entries,
+                                          "stale": []})

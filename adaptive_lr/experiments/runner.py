@@ -1,4 +1,5 @@
-"""Run an experiment's runs, then write its CSV, JSON and figures into ``OUT/NAME/``."""
+"""Run an experiment's runs, then write its CSV, JSON and figures into ``OUT/NAME/``, and last
+its ``manifest.json`` (:mod:`.outputs`): a folder holds the files of one run, never a mix."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from ..registry import make_controller, make_direction
 from ..train import train
 from .build import MODEL_LAYOUT, make_model, parse_dtype, settled_rate
 from .data import load_data
-from .outputs import write_epochs_csv, write_iterations_csv, write_json
+from .outputs import (
+    begin_results,
+    finish_results,
+    write_epochs_csv,
+    write_iterations_csv,
+    write_json,
+)
 from .registry import Experiment, Run, get_experiment
 
 
@@ -104,6 +111,20 @@ def run_hyper(run: Run, delta_rule: str | None, histories: dict) -> dict:
     return hyper
 
 
+def results_folder(out_root: str | Path, name: str) -> Path:
+    """``out_root / name``, where ``name`` (``--name``) must be one plain folder name: never a
+    path that leads outside ``out_root`` (``..``, ``a/b``, an absolute path).
+
+    >>> results_folder("results", "boston").as_posix()
+    'results/boston'
+    """
+    if (not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name
+            or Path(name).is_absolute() or Path(name).drive or "\0" in name):
+        raise ValueError(f"the results folder's name (--name) must be a plain folder name "
+                         f"inside --out (no '/', '\\', '..' or absolute path), got {name!r}")
+    return Path(out_root) / name
+
+
 def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool = False,
                    epochs: int | None = None, seed: int = 0, dtype: str = "float64",
                    delta_rule: str | None = None, checkpoint_every: int | None = None,
@@ -141,10 +162,14 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
     if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0):
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     np_dtype = parse_dtype(dtype)
-    out = Path(out_root) / exp.name
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_folder(out_root, exp.name)
     q = exp.quick if quick else {}
     n_epochs = int(epochs) if epochs is not None else q.get("epochs", exp.epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = begin_results(out, {
+        "experiment": exp.name, "quick": quick, "epochs": n_epochs, "seed": seed,
+        "dtype": dtype, "delta_rule": delta_rule, "n_train": n_train, "n_test": n_test,
+        "runs": [asdict(run) for run in exp.runs]})
     data, X_val, y_val = experiment_data(
         exp, n_train=n_train if n_train is not None else q.get("n_train"),
         n_test=n_test if n_test is not None else q.get("n_test"), quick=quick, dtype=np_dtype,
@@ -181,7 +206,9 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
         from ..plots import plot_experiment  # matplotlib only when figures are wanted
 
         files += plot_experiment(histories, out, title, data.n_classes is not None)
-    return {**payload, "out_dir": str(out), "files": [str(f) for f in files]}
+    files.append(finish_results(out, manifest, files))  # last: the folder is complete
+    return {**payload, "out_dir": str(out), "run_id": manifest["run_id"],
+            "files": [str(f) for f in files]}
 
 
 def format_summary(result: dict) -> str:
