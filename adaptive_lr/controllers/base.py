@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arguments import check_real
+from ..arguments import check_real, describe
 
 
 def check_positive(name: str, value) -> float:
@@ -57,6 +57,17 @@ def check_beta(value, name: str = "beta") -> float:
     if not 0 <= v < 1:
         raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
     return v
+
+
+def check_gradient(grad, name: str = "grad", shape: tuple | None = None) -> np.ndarray:
+    """A gradient or direction given to a controller: a float array (of ``shape`` if given)."""
+    g = np.asarray(grad)
+    if g.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array, got "
+                        f"{describe(grad) if g.dtype == object else g.dtype}")
+    if shape is not None and g.shape != shape:
+        raise ValueError(f"{name} has shape {g.shape}, the gradient {shape}")
+    return g
 
 
 @dataclass(frozen=True)
