@@ -74,9 +74,37 @@ def check_real(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float range
+        v = math.inf
     if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {describe(value)}")
+    return v
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and > 0
+    (a ``TypeError`` unless a real number: :func:`check_real`)."""
+    v = check_real(name, value)
+    if not v > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def check_nonnegative(name: str, value) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and >= 0."""
+    v = check_real(name, value)
+    if not v >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
+def check_beta(value, name: str = "beta") -> float:
+    """A momentum coefficient in ``[0, 1)``."""
+    v = check_real(name, value)
+    if not 0 <= v < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
     return v
 
 
@@ -228,6 +256,9 @@ def check_train_arguments(X, y, *, epochs, batch_size, probe_on, checkpoint_ever
     check_labels_fit(model, data.y, "training data: y")
     if X_test is not None or y_test is not None:
         data.X_test, data.y_test = check_data(X_test, y_test, "test data", dtype, "_test")
+        if data.X_test.shape[1:] != data.X.shape[1:]:
+            raise ValueError(f"test data: X_test has samples of shape {data.X_test.shape[1:]}, "
+                             f"X of shape {data.X.shape[1:]}")
         check_labels_fit(model, data.y_test, "test data: y_test")
     if probe_on == "validation":
         if X_val is None:

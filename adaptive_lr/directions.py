@@ -165,8 +165,8 @@ class AdamDirection:
     name = "adam"
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.beta1 = check_beta(beta1)
-        self.beta2 = check_beta(beta2)
+        self.beta1 = check_beta(beta1, "beta1")
+        self.beta2 = check_beta(beta2, "beta2")
         self.eps = check_positive("eps", eps)
         self.t = 0
         self.m: np.ndarray | None = None

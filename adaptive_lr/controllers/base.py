@@ -31,32 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arguments import check_real, describe
+from ..arguments import check_beta, check_nonnegative, check_positive, describe
 
-
-def check_positive(name: str, value) -> float:
-    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and > 0
-    (a ``TypeError`` unless a real number: :func:`~adaptive_lr.arguments.check_real`)."""
-    v = check_real(name, value)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def check_nonnegative(name: str, value) -> float:
-    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and >= 0."""
-    v = check_real(name, value)
-    if not v >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def check_beta(value, name: str = "beta") -> float:
-    """A momentum coefficient in ``[0, 1)``."""
-    v = check_real(name, value)
-    if not 0 <= v < 1:
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
-    return v
+__all__ = ["LearningRateController", "RateState", "check_beta", "check_gradient",
+           "check_nonnegative", "check_positive", "state_from_arrays", "state_to_arrays"]
 
 
 def check_gradient(grad, name: str = "grad", shape: tuple | None = None) -> np.ndarray:
@@ -65,6 +43,8 @@ def check_gradient(grad, name: str = "grad", shape: tuple | None = None) -> np.n
     if g.dtype.kind != "f":
         raise TypeError(f"{name} must be a float array, got "
                         f"{describe(grad) if g.dtype == object else g.dtype}")
+    if g.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one flat vector like w), got shape {g.shape}")
     if shape is not None and g.shape != shape:
         raise ValueError(f"{name} has shape {g.shape}, the gradient {shape}")
     return g

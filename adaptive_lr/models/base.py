@@ -42,6 +42,9 @@ import numpy as np
 from ..arguments import check_float_dtype, check_real, check_real_array, describe
 from ..params import Layout, check_flat, layout_size, unflatten
 
+#: The ``y`` of a call that takes none (``predict``); ``y=None`` elsewhere is an error.
+NO_TARGETS = object()
+
 
 class GradientPass(NamedTuple):
     """What :meth:`Model.forward_backward` returns."""
@@ -142,6 +145,12 @@ class Model:
         if d.dtype != w.dtype:
             raise ValueError(f"d has dtype {d.dtype}, w has {w.dtype}; they must match")
         return d
+
+    def _check_no_noise(self, noise) -> None:
+        """Deterministic models accept only ``noise=None`` (what their ``sample_noise`` gives)."""
+        if noise is not None:
+            raise ValueError(f"{type(self).__name__} is deterministic; noise must be None, got "
+                             f"{describe(noise)}")
 
     def _check_state(self, state) -> None:
         """Models without non-parameter state accept only ``state=None``."""

@@ -17,6 +17,7 @@ import numpy as np
 from ..arguments import check_choice, check_flag, check_int
 from ..params import make_layout
 from .base import (
+    NO_TARGETS,
     GradientPass,
     Model,
     as_float_matrix,
@@ -94,10 +95,11 @@ class LinearRegression(Model):
             out += v[self.n_features]
         return out
 
-    def _inputs(self, w, X, y=None):
+    def _inputs(self, w, X, y=NO_TARGETS, noise=None):
         w = self._check_w(w)
         X = as_float_matrix(X, w.dtype, self.n_features)
-        if y is not None:
+        self._check_no_noise(noise)
+        if y is not NO_TARGETS:
             y = check_targets(y, X.shape[0])
         return w, X, y
 
@@ -114,14 +116,14 @@ class LinearRegression(Model):
 
     def loss(self, w, X, y, *, noise=None, state=None) -> float:
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         r = self._affine(w, X) - y  # residuals (N,)
         return self._finish(self._scale(X.shape[0]) * (r @ r), w, X, y)
 
     def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient ``2c [X^T r; sum(r)]`` and the predictions ``X w`` as cache."""
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         pred = self._affine(w, X)  # (N,)
         r = pred - y
         c = self._scale(X.shape[0])
@@ -156,7 +158,7 @@ class LinearRegression(Model):
         plain one.
         """
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         d = self._check_direction(w, d)
         etas = check_etas(etas).astype(w.dtype).astype(np.float64)  # as w.dtype.type(eta)
         pred = self._affine(w, X) if cache is None else check_cache_array(cache, (len(X),), w)

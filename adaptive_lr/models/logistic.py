@@ -10,6 +10,7 @@ import numpy as np
 from ..arguments import check_int
 from ..params import make_layout
 from .base import (
+    NO_TARGETS,
     GradientPass,
     Model,
     as_float_matrix,
@@ -103,10 +104,11 @@ class LogisticRegression(Model):
         ZT += v[self._nw :, None]
         return ZT
 
-    def _inputs(self, w, X, y=None):
+    def _inputs(self, w, X, y=NO_TARGETS, noise=None):
         w = self._check_w(w)
         X = as_float_matrix(X, w.dtype, self.n_features)
-        if y is not None:
+        self._check_no_noise(noise)
+        if y is not NO_TARGETS:
             y = check_labels(y, X.shape[0], self.n_classes)
         return w, X, y
 
@@ -129,7 +131,7 @@ class LogisticRegression(Model):
 
     def loss(self, w, X, y, *, noise=None, state=None) -> float:
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         ZT = self._logits(w, X)  # (C, N)
         rows = np.arange(X.shape[0])
         return self._finish(np.mean(logsumexp_columns(ZT) - ZT[y, rows]), w, X)
@@ -137,7 +139,7 @@ class LogisticRegression(Model):
     def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient and the transposed logits ``Z^T`` (C, N) at ``w`` as cache."""
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         n = X.shape[0]
         rows = np.arange(n)
         ZT = self._logits(w, X)  # (C, N)
@@ -178,7 +180,7 @@ class LogisticRegression(Model):
         data and checks that the fused probe is no noisier than the plain one.
         """
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         etas = check_etas(etas).astype(w.dtype)  # the rates evaluated, as w.dtype.type(eta)
         ZT = (self._logits(w, X) if cache is None
               else check_cache_array(cache, (self.n_classes, len(X)), w))  # (C, N)
