@@ -149,6 +149,17 @@ def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
     return dt
 
 
+def check_instance(name: str, value, methods: tuple[str, ...], expected: str):
+    """An object with the callable ``methods`` (an instance, not its class), or a
+    ``TypeError`` naming ``name`` and ``expected``."""
+    if isinstance(value, type):
+        raise TypeError(f"{name} must be an instance ({value.__name__}(...)), not the class "
+                        f"{value.__name__}")
+    if not all(callable(getattr(value, m, None)) for m in methods):
+        raise TypeError(f"{name} must be {expected}, got {describe(value)}")
+    return value
+
+
 def check_path(name: str, value):
     """``None`` or a str / ``os.PathLike``."""
     if value is not None and not isinstance(value, (str, os.PathLike)):

@@ -41,6 +41,7 @@ import numpy as np
 from .arguments import (
     TrainData,
     check_float_dtype,
+    check_instance,
     check_int,
     check_optional_count,
     check_path,
@@ -97,7 +98,7 @@ def train_step(model, run: RunState, batch, validation=None) -> bool:
         run.finite = Kept(run.w, run.model_state, run.iteration)
     d = check_direction_output(run.direction(out.grad), out.grad)  # d = g for SGD
     phi = step_probe(model, run, d, batch, noise, out.cache, validation)  # Eq. 4 / 22-23
-    eta = run.controller.step(out.grad, phi)  # Eq. 2: the rate of this step
+    eta = check_rate(run.controller.step(out.grad, phi), run.controller)  # Eq. 2
     w_next = sgd_step(run.w, eta, d)  # Eq. 1
     run.iteration += 1
     run.history.record_step(eta, out.loss, run.epoch + 1)
@@ -117,6 +118,16 @@ def check_direction_output(d, grad: np.ndarray) -> np.ndarray:
         raise ValueError(f"direction(grad) must return an array like grad ({grad.dtype} of "
                          f"shape {grad.shape}), got {got}")
     return d
+
+
+def check_rate(eta, controller) -> float:
+    """The rate a controller returned: a finite real number ``>= 0`` (every controller of the
+    package keeps its rates so, Eq. 19; a NaN here would pass for a divergence of the weights)."""
+    if isinstance(eta, (bool, np.bool_)) or not isinstance(
+            eta, (int, float, np.integer, np.floating)) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"controller.step must return a finite learning rate >= 0; "
+                         f"{type(controller).__name__} returned {describe(eta)}")
+    return float(eta)
 
 
 def _divergence(run: RunState, what: str, epoch: int) -> str:
@@ -183,23 +194,19 @@ def check_parts(model, controller, direction, callback, progress, checkpointing:
     """The objects a run is made of, or a ``TypeError`` naming the one that is not what
     :func:`train` needs; ``direction`` may be a name of :data:`~adaptive_lr.registry.DIRECTIONS`
     (built with its default options). Returns the direction."""
-    missing = [m for m in MODEL_METHODS if not callable(getattr(model, m, None))]
-    if missing or not hasattr(model, "num_params"):
-        raise TypeError(f"model must be an adaptive_lr model (LinearRegression, "
-                        f"LogisticRegression, LeNet or a Model subclass), got "
-                        f"{describe(model)}")
-    if any(not callable(getattr(controller, m, None)) for m in CONTROLLER_METHODS):
-        raise TypeError(f"controller must be a learning-rate controller such as FixedLR(0.1) or "
-                        f"SecondOrderLR(0.01) (adaptive_lr.registry.make_controller builds one "
-                        f"by name), got {describe(controller)}")
+    check_instance("model", model, MODEL_METHODS, "an adaptive_lr model (LinearRegression, "
+                   "LogisticRegression, LeNet or a Model subclass)")
+    check_instance("controller", controller, CONTROLLER_METHODS,
+                   "a learning-rate controller such as FixedLR(0.1) or SecondOrderLR(0.01) "
+                   "(adaptive_lr.registry.make_controller builds one by name)")
     if direction is None:
         direction = GradientDirection()
     elif isinstance(direction, str):
         direction = make_direction(direction)
-    elif not callable(direction):
-        raise TypeError(f"direction must be a step direction such as AdamDirection() (or one of "
-                        f"the names {', '.join(map(repr, DIRECTIONS))}), got "
-                        f"{describe(direction)}")
+    else:
+        check_instance("direction", direction, ("__call__",),
+                       f"a step direction such as AdamDirection() (or one of the names "
+                       f"{', '.join(map(repr, DIRECTIONS))})")
     if checkpointing and not all(callable(getattr(direction, m, None))
                                  for m in ("state_dict", "load_state_dict")):
         raise TypeError("checkpoints need a direction with state_dict() and load_state_dict() "

@@ -510,3 +510,35 @@ def test_adam_second_moment_must_be_nonnegative():
     state["v"] = -np.ones(3)
     with raises(ValueError, "v"):
         AdamDirection().load_state_dict(state)
+
+
+class BadRate(FixedLR):
+    """A controller that returns ``rate`` instead of its own."""
+
+    def __init__(self, rate):
+        super().__init__(0.1)
+        self.rate = rate
+
+    def step(self, grad=None, phi=None):
+        return self.rate
+
+
+@pytest.mark.parametrize("rate", [math.nan, math.inf, -0.1, "0.1", None, np.array([0.1]), True])
+def test_a_controller_returning_a_bad_rate_is_named(rate):
+    with raises(ValueError, "BadRate returned"):
+        train(LIN, BadRate(rate), X, y_reg)
+
+
+@pytest.mark.parametrize("model", ["linear", None, LinearRegression])
+def test_evaluate_needs_a_model(model):
+    with raises(TypeError, "model"):
+        evaluate(model, W_LIN, X, y_reg)
+
+
+@pytest.mark.parametrize("kw", [{"model": LinearRegression}, {"controller": FixedLR},
+                                {"direction": AdamDirection}])
+def test_classes_instead_of_instances(kw):
+    args = {"model": LIN, "controller": FixedLR(1e-3), **kw}
+    name = next(iter(kw))
+    with raises(TypeError, f"{name} must be an instance"):
+        train(args.pop("model"), args.pop("controller"), X, y_reg, **args)
