@@ -166,6 +166,27 @@ def test_an_overflowing_evaluation_keeps_the_last_finite_evaluation(w1_squared, 
     assert len(h.lr) == 2 and all(math.isfinite(v) for v in h.loss)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_a_resumed_run_diverges_as_the_uninterrupted_one(tmp_path, batch_size):
+    """The last checkpoint of a diverging run is its last finite epoch; resumed from it, the run
+    diverges at the same step and keeps the same weights."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 100
+    y = rng.normal(size=50)
+    model, path = LinearRegression(3), tmp_path / "run.npz"
+    full = train(model, FixedLR(10.0), X, y, epochs=1000, batch_size=batch_size,
+                 checkpoint_path=path)
+    resumed = train(model, FixedLR(10.0), X, y, epochs=1000, batch_size=batch_size,
+                    resume_from=path)
+    a, b = full.history.to_dict(), resumed.history.to_dict()
+    a.pop("time"), b.pop("time")
+    assert a.pop("diverged") == b.pop("diverged") is not None
+    for key in a:  # NaN (accuracies of a regression) equals NaN here
+        np.testing.assert_array_equal(np.asarray(a[key], float), np.asarray(b[key], float), key)
+    assert np.array_equal(full.w, resumed.w)
+
+
 def test_infinite_initial_loss_is_an_error():
     with pytest.raises(ValueError, match="initial weights"):
         train(LinearRegression(1, fit_intercept=False), FixedLR(1.0), np.ones((4, 1)),
