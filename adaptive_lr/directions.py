@@ -18,7 +18,49 @@ import math
 
 import numpy as np
 
+from .arguments import describe
 from .controllers.base import check_beta, check_positive
+
+
+def check_grad(grad, moments: np.ndarray | None) -> np.ndarray:
+    """The gradient given to a stateful direction: a float array (an integer one would make
+    the moments' arithmetic integer), of the shape and dtype of the moments it already holds
+    (a direction object belongs to one run; a new model needs a new direction)."""
+    g = np.asarray(grad)
+    if g.dtype.kind != "f":
+        raise TypeError(f"grad must be a float array (float32 or float64), got "
+                        f"{describe(grad) if g.dtype == object else g.dtype}")
+    if moments is not None and (moments.shape != g.shape or moments.dtype != g.dtype):
+        raise ValueError(f"grad is {g.dtype} of shape {g.shape}, the direction's moments "
+                         f"{moments.dtype} of shape {moments.shape}: a direction belongs to one "
+                         f"run (make a new one for another model or dtype)")
+    return g
+
+
+def load_moments(what: str, state, keys: tuple[str, ...]) -> tuple[int, list]:
+    """``t`` and the moment arrays ``keys`` of a saved direction state, checked: ``t`` an
+    integer >= 0, the moments finite float arrays of one shape (``v >= 0``), empty exactly when
+    ``t == 0``. A ``ValueError`` names the field."""
+    for key in ("t", *keys):
+        if key not in state:
+            raise ValueError(f"{what} state has no {key!r}")
+    t = np.asarray(state["t"])
+    if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
+        raise ValueError(f"{what} state: t must be an integer >= 0, got {t!r}")
+    moments = [np.asarray(state[key]) for key in keys]
+    for key, a in zip(keys, moments, strict=True):
+        if a.size and (a.dtype.kind != "f" or not np.all(np.isfinite(a))):
+            raise ValueError(f"{what} state: {key} must be a finite float array, got {a.dtype}"
+                             + (" with NaN or inf" if a.dtype.kind == "f" else ""))
+        if a.shape != moments[0].shape or a.dtype != moments[0].dtype:
+            raise ValueError(f"{what} state: {key} is {a.dtype} of shape {a.shape}, {keys[0]} "
+                             f"{moments[0].dtype} of shape {moments[0].shape}")
+        if key == "v" and np.any(a < 0):
+            raise ValueError(f"{what} state: v (a mean of squares) must be >= 0")
+    if (int(t) == 0) != (moments[0].size == 0):
+        raise ValueError(f"{what} state: t = {int(t)} but the moments have {moments[0].size} "
+                         f"entries (empty exactly before the first step)")
+    return int(t), [a.copy() if a.size else None for a in moments]
 
 
 class GradientDirection:
@@ -80,8 +122,8 @@ class AveragedGradientDirection:
         self.m: np.ndarray | None = None
 
     def __call__(self, grad: np.ndarray) -> np.ndarray:
-        grad = np.asarray(grad)
-        if self.m is None or self.m.shape != grad.shape or self.m.dtype != grad.dtype:
+        grad = check_grad(grad, self.m)
+        if self.m is None:
             self.m = np.zeros_like(grad)
         self.t += 1
         self.m *= grad.dtype.type(self.beta)
@@ -93,12 +135,7 @@ class AveragedGradientDirection:
                 "m": np.array([], dtype=np.float64) if self.m is None else self.m.copy()}
 
     def load_state_dict(self, state) -> None:
-        for key in ("t", "m"):
-            if key not in state:
-                raise ValueError(f"averaged-gradient direction state has no {key!r}")
-        self.t = int(np.asarray(state["t"]))
-        m = np.asarray(state["m"])
-        self.m = m.copy() if m.size else None
+        self.t, (self.m,) = load_moments("averaged-gradient direction", state, ("m",))
 
     def __repr__(self) -> str:
         return f"AveragedGradientDirection(beta={self.beta:g})"
@@ -128,16 +165,16 @@ class AdamDirection:
     name = "adam"
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.beta1 = check_beta(beta1)
-        self.beta2 = check_beta(beta2)
+        self.beta1 = check_beta(beta1, "beta1")
+        self.beta2 = check_beta(beta2, "beta2")
         self.eps = check_positive("eps", eps)
         self.t = 0
         self.m: np.ndarray | None = None
         self.v: np.ndarray | None = None
 
     def __call__(self, grad: np.ndarray) -> np.ndarray:
-        grad = np.asarray(grad)
-        if self.m is None or self.m.shape != grad.shape or self.m.dtype != grad.dtype:
+        grad = check_grad(grad, self.m)
+        if self.m is None:
             self.m = np.zeros_like(grad)
             self.v = np.zeros_like(grad)
         self.t += 1
@@ -157,13 +194,7 @@ class AdamDirection:
                 "v": empty if self.v is None else self.v.copy()}
 
     def load_state_dict(self, state) -> None:
-        for key in ("t", "m", "v"):
-            if key not in state:
-                raise ValueError(f"Adam direction state has no {key!r}")
-        self.t = int(np.asarray(state["t"]))
-        m, v = np.asarray(state["m"]), np.asarray(state["v"])
-        self.m = m.copy() if m.size else None
-        self.v = v.copy() if v.size else None
+        self.t, (self.m, self.v) = load_moments("Adam direction", state, ("m", "v"))
 
     def __repr__(self) -> str:
         return f"AdamDirection(beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .arguments import check_instance, check_optional_count
 from .history import History
 from .run_state import RunState
 
@@ -19,7 +20,16 @@ PROGRESS_LINES = 25
 
 def evaluate(model, w, X, y, chunk: int | None = 2048, *, state=None) -> tuple[float, float]:
     """Mean loss and accuracy (``nan`` for a regression) of ``w`` on ``(X, y)``, in chunks of
-    ``chunk`` rows so that large sets fit in memory; no dropout (``noise=None``)."""
+    ``chunk`` rows (``None``: all at once) so that large sets fit in memory; no dropout
+    (``noise=None``). The model checks ``w``, ``X`` and ``y``."""
+    chunk = check_optional_count("chunk", chunk, 1)
+    check_instance("model", model, ("loss", "predict"), "an adaptive_lr model")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"X must hold at least one sample to evaluate on, got shape {X.shape}")
+    if y.ndim == 0 or len(y) != len(X):
+        raise ValueError(f"y must have one entry per sample of X ({len(X)}), got shape "
+                         f"{y.shape}")
     n = len(X)
     step = n if chunk is None else chunk
     total, correct = 0.0, 0

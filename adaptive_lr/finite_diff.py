@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arguments import check_choice, check_nonnegative, check_positive, check_real, check_real_array
+
 #: Offsets of the five probe points, in units of ``eps`` (Sec. 4.1).
 STENCIL = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 
@@ -24,14 +26,14 @@ DELTA_RULES = ("always", "if-zero")
 
 def probe_points(eta: float, eps: float) -> np.ndarray:
     """``eta + eps * [-2, -1, 0, 1, 2]``: where the second-order method evaluates ``f``."""
-    return eta + eps * STENCIL
+    return check_real("eta", eta) + check_positive("eps", eps) * STENCIL
 
 
 def unpack(f):
     """``(f(eta-2eps), f(eta-eps), f(eta), f(eta+eps), f(eta+2eps))`` from the 5 probe values."""
-    f = np.asarray(f, dtype=np.float64)
+    f = check_real_array("f (the 5 probe values)", f).astype(np.float64)
     if f.shape != (5,):
-        raise ValueError(f"expected the 5 probe values of STENCIL, got shape {f.shape}")
+        raise ValueError(f"f: expected the 5 probe values of STENCIL, got shape {f.shape}")
     return tuple(float(v) for v in f)
 
 
@@ -93,7 +95,7 @@ def smooth_denominator(den: float, delta: float, rule: str = "always") -> float:
         return den + delta
     if rule == "if-zero":
         return den + delta if den == 0 else den
-    raise ValueError(f"delta_rule must be one of {DELTA_RULES}, got {rule!r}")
+    check_choice("delta_rule", rule, DELTA_RULES)  # raises
 
 
 def newton_increment(f, eps: float, delta: float = 0.0, rule: str = "always") -> float:
@@ -108,6 +110,7 @@ def newton_increment(f, eps: float, delta: float = 0.0, rule: str = "always") ->
     3.0
     """
     f_m2, f_m1, f0, f_p1, f_p2 = unpack(f)
+    eps, delta = check_positive("eps", eps), check_nonnegative("delta", delta)
     den = smooth_denominator(newton_denominator(f_m2, f0, f_p2), delta, rule)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return float(np.float64(-2 * eps * newton_numerator(f_m1, f_p1)) / np.float64(den))

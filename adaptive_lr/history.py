@@ -23,6 +23,11 @@ class History:
     last update; the initial rate at index 0) and ``time`` (seconds spent training so far,
     evaluations excluded). Counts: ``forward`` and ``backward`` passes of the optimizer
     (:mod:`adaptive_lr.probe`), ``rejected`` controller updates.
+
+    ``diverged`` is ``None``, or the message of a run that stopped because a loss or the weights
+    became non-finite (:mod:`adaptive_lr.train`); ``kept_iteration`` then says which weights the
+    run returned: those after that many updates (0: the initial weights). When they come from
+    a step, ``loss[kept_iteration]`` is the finite batch loss evaluated at them.
     """
 
     lr: list[float] = field(default_factory=list)
@@ -39,6 +44,7 @@ class History:
     backward: int = 0
     rejected: int = 0
     diverged: str | None = None
+    kept_iteration: int | None = None
 
     def record_step(self, eta: float, loss: float, epoch: int) -> None:
         """One iteration: the rate used, the batch loss before the step, its epoch."""

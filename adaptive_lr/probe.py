@@ -31,7 +31,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .models.base import ExactLineDerivatives
+from .arguments import ArgumentTypeError, check_real
+from .models.base import ExactLineDerivatives, check_etas
 
 
 @dataclass
@@ -80,20 +81,44 @@ def line_slope(d: np.ndarray, grad_at: np.ndarray) -> float:
 def evaluate_probe(phi, etas: np.ndarray) -> np.ndarray:
     """``phi(etas)`` as a float64 array of one loss per rate, or a clear error.
 
-    Raises ``TypeError`` if ``phi`` is not callable and ``ValueError`` if it returns another
-    number of values than ``etas`` has. Non-finite losses are returned as they are: what to do
-    with them is the controller's decision (it rejects the update).
+    Raises ``TypeError`` if ``phi`` is not callable or returns something other than real
+    numbers (strings, complex, bools, objects: an
+    :class:`~adaptive_lr.arguments.ArgumentTypeError`, also a ``ValueError``), and
+    ``ValueError`` if it returns another number of values than ``etas`` has; the shape is
+    checked before any value is read. Non-finite
+    losses are returned as they are: what to do with them is the controller's decision (it
+    rejects the update).
     """
     if not callable(phi):
         raise TypeError(f"phi must be a callable phi(etas) -> losses, got {type(phi).__name__}")
     try:
-        f = np.asarray(phi(etas), dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        f = np.asarray(phi(etas))
+    except ValueError as exc:  # a ragged answer
         raise ValueError(f"phi(etas) must return {len(etas)} real numbers ({exc})") from None
     if f.shape != np.shape(etas):
         raise ValueError(f"phi(etas) returned shape {f.shape} for {len(etas)} step sizes; "
                          f"expected {np.shape(etas)}")
-    return f
+    if f.dtype.kind not in "iuf":
+        raise ArgumentTypeError(f"phi(etas) must return real numbers (the losses), got dtype "
+                                f"{f.dtype}")
+    return f.astype(np.float64, copy=False)
+
+
+def evaluate_derivatives(phi, eta: float) -> tuple[float, float]:
+    """``phi.derivatives(eta)`` as two floats ``(f', f'')``, or a clear error: a ``ValueError``
+    if it returns another number of values, a ``TypeError`` if they are not real numbers."""
+    out = phi.derivatives(eta)
+    try:
+        f = np.asarray(out)
+    except ValueError:
+        f = np.asarray(None)
+    if f.shape != (2,):
+        raise ValueError(f"phi.derivatives(eta) must return two numbers (f'(eta), f''(eta)), "
+                         f"got {out!r:.80}")
+    if f.dtype.kind not in "iuf":
+        raise ArgumentTypeError(f"phi.derivatives(eta) must return real numbers, got dtype "
+                                f"{f.dtype}")
+    return float(f[0]), float(f[1])
 
 
 def validation_batch(X_val, y_val, size: int, rng: np.random.Generator):
@@ -133,11 +158,7 @@ class Probe:
 
     def __call__(self, etas) -> np.ndarray:
         """Losses ``L(w - eta d)`` (Eq. 4) for a 1-D array of step sizes, as float64, (K,)."""
-        etas = np.asarray(etas, dtype=np.float64)
-        if etas.ndim != 1 or etas.shape[0] == 0:
-            raise ValueError(f"etas must be a non-empty 1-D array, got shape {etas.shape}")
-        if not np.all(np.isfinite(etas)):
-            raise ValueError("etas contains NaN or inf")
+        etas = check_etas(etas)
         self.counter.add(forward=etas.shape[0])
         return self.model.line_losses(self.w, self.d, etas, self.X, self.y, noise=self.noise,
                                       cache=self.cache, state=self.state)
@@ -166,7 +187,4 @@ class Probe:
 
 
 def _finite(name: str, value) -> float:
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+    return check_real(name, value)

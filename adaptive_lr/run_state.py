@@ -47,6 +47,18 @@ class Streams:
 
 
 @dataclass
+class Kept:
+    """Weights whose loss was evaluated finite: a batch loss (``loss is None``) or the
+    training loss of an evaluation (``loss``). References, not copies: the training loop
+    replaces ``w`` and the model state, it never writes into them."""
+
+    w: np.ndarray
+    model_state: dict | None
+    iteration: int  #: the weights after this many updates (0: the initial weights)
+    loss: float | None = None  #: the training loss, when an evaluation found it finite
+
+
+@dataclass
 class RunState:
     """Everything a run needs to take its next step, and what it has done so far."""
 
@@ -60,3 +72,5 @@ class RunState:
     epoch: int = 0  #: epochs completed
     iteration: int = 0  #: steps taken
     train_time: float = 0.0  #: seconds spent in steps (evaluations excluded)
+    finite: Kept | None = None  #: the last weights whose batch loss was finite
+    evaluated: Kept | None = None  #: the last weights whose training loss was finite

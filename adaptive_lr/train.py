@@ -13,9 +13,15 @@ One step ``k`` on a batch ``B`` (:func:`train_step`):
 
 Every source of randomness has its own stream, spawned from the seed
 (:class:`~adaptive_lr.run_state.Streams`): the same seed gives the same history, bit for bit,
-and a run that differs only in its probe differs in nothing else. A step whose loss or new
-weights are not finite is not applied: the run stops, says so in ``history.diverged`` (naming
-the iteration and the rate) and keeps the last finite weights.
+and a run that differs only in its probe differs in nothing else.
+
+Divergence: a step whose batch loss or new weights are not finite is not applied, and an epoch
+whose evaluation gives a non-finite training loss (an overflow in the mean of finite batch
+losses, or weights that the last step made too large) ends the run too. The run stops, says so
+in ``history.diverged`` (naming the iteration and the rate) and returns the last weights whose
+loss was evaluated finite: those of the last finite batch loss if the training loss at them is
+finite too (one extra evaluation, made only then), else those of the last finite epoch
+evaluation. ``history.kept_iteration`` says after how many updates they were reached.
 
 Checkpoints (:mod:`adaptive_lr.checkpoint`) are taken at *epoch boundaries*, after the epoch's
 evaluation: every ``checkpoint_every`` epochs, after the last epoch and when a callback stops the
@@ -32,13 +38,24 @@ import time
 
 import numpy as np
 
-from .arguments import TrainData, check_train_arguments
+from .arguments import (
+    TrainData,
+    check_float_dtype,
+    check_instance,
+    check_int,
+    check_optional_count,
+    check_path,
+    check_real_array,
+    check_train_arguments,
+    describe,
+)
 from .checkpoint import describe_run, restore_run, save_run
 from .directions import GradientDirection
 from .evaluation import evaluate, record_evaluation, report_progress
 from .history import History, TrainResult
 from .probe import Probe, validation_batch
-from .run_state import RunState, Streams
+from .registry import DIRECTIONS, make_direction
+from .run_state import Kept, RunState, Streams
 
 __all__ = ["History", "TrainResult", "evaluate", "sgd_step", "step_probe", "train",
            "train_step"]
@@ -71,30 +88,71 @@ def step_probe(model, run: RunState, d, batch, noise, cache, validation) -> Prob
 def train_step(model, run: RunState, batch, validation=None) -> bool:
     """One step of Sec. 4.1 on ``batch = (X, y)`` (module docstring); updates ``run``.
 
-    Returns False, and applies nothing, when the loss or the new weights are not finite.
+    Returns False, and applies nothing, when the loss or the new weights are not finite
+    (``run.history.diverged`` says which; :func:`train` then restores the last finite weights).
     """
     noise = model.sample_noise(run.streams.noise, len(batch[0]))  # one function per step
     out = model.forward_backward(run.w, *batch, noise=noise, state=run.model_state)  # L, g
     run.counter.add(forward=1, backward=1)
-    d = run.direction(out.grad)  # d = g for SGD
+    if math.isfinite(out.loss):
+        run.finite = Kept(run.w, run.model_state, run.iteration)
+    d = check_direction_output(run.direction(out.grad), out.grad)  # d = g for SGD
     phi = step_probe(model, run, d, batch, noise, out.cache, validation)  # Eq. 4 / 22-23
-    eta = run.controller.step(out.grad, phi)  # Eq. 2: the rate of this step
+    eta = check_rate(run.controller.step(out.grad, phi), run.controller)  # Eq. 2
     w_next = sgd_step(run.w, eta, d)  # Eq. 1
     run.iteration += 1
     run.history.record_step(eta, out.loss, run.epoch + 1)
     if not (math.isfinite(out.loss) and np.all(np.isfinite(w_next))):
-        run.history.diverged = _divergence(run, "loss" if not math.isfinite(out.loss)
-                                           else "weights")
+        what = "batch loss" if not math.isfinite(out.loss) else "weights"
+        run.history.diverged = _divergence(run, what, run.epoch + 1)
         return False
     run.w, run.model_state = w_next, out.state
     return True
 
 
-def _divergence(run: RunState, what: str) -> str:
+def check_direction_output(d, grad: np.ndarray) -> np.ndarray:
+    """``d = direction(grad)`` must be an array of ``grad``'s shape and dtype."""
+    if not isinstance(d, np.ndarray) or d.shape != grad.shape or d.dtype != grad.dtype:
+        got = (f"{d.dtype} of shape {d.shape}" if isinstance(d, np.ndarray)
+               else describe(d))
+        raise ValueError(f"direction(grad) must return an array like grad ({grad.dtype} of "
+                         f"shape {grad.shape}), got {got}")
+    return d
+
+
+def check_rate(eta, controller) -> float:
+    """The rate a controller returned: a finite real number ``>= 0`` (every controller of the
+    package keeps its rates so, Eq. 19; a NaN here would pass for a divergence of the weights)."""
+    if isinstance(eta, (bool, np.bool_)) or not isinstance(
+            eta, (int, float, np.integer, np.floating)) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"controller.step must return a finite learning rate >= 0; "
+                         f"{type(controller).__name__} returned {describe(eta)}")
+    return float(eta)
+
+
+def _divergence(run: RunState, what: str, epoch: int) -> str:
     lr = run.history.lr
     before = f" (the step before used {lr[-2]:.6g})" if len(lr) > 1 else ""
-    return (f"diverged at iteration {run.iteration} (epoch {run.epoch + 1}): the {what} became "
-            f"non-finite with learning rate {lr[-1]:.6g}{before}; kept the last finite weights")
+    return (f"diverged at iteration {run.iteration} (epoch {epoch}): the {what} became "
+            f"non-finite with learning rate {lr[-1]:.6g}{before}")
+
+
+def _keep_last_finite(run: RunState, model, data: TrainData, eval_chunk) -> None:
+    """After a divergence: back to the last weights whose loss was evaluated finite, the last
+    finite batch loss's if the training loss there is finite, else the last finite
+    evaluation's (module docstring); ``history`` says which."""
+    kept, batch = run.evaluated, run.finite
+    if batch is not None and batch.iteration > kept.iteration:
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, _ = evaluate(model, batch.w, data.X, data.y, eval_chunk,
+                               state=batch.model_state)
+        if math.isfinite(loss):
+            kept = Kept(batch.w, batch.model_state, batch.iteration, loss)
+    run.w, run.model_state = kept.w, kept.model_state
+    hist = run.history
+    hist.kept_iteration = kept.iteration
+    hist.diverged += (f"; kept the last finite weights, those after iteration {kept.iteration} "
+                      f"(training loss {kept.loss:.6g})")
 
 
 def batches(data: TrainData, batch_size: int | None, rng: np.random.Generator):
@@ -112,11 +170,53 @@ def batches(data: TrainData, batch_size: int | None, rng: np.random.Generator):
 def start_run(model, controller, direction, seed: int, w0, dtype) -> RunState:
     """A fresh run: the streams from ``seed``, the weights ``w0`` (copied) or drawn."""
     streams = Streams.from_seed(seed)
-    w = model.init_params(streams.init, dtype) if w0 is None else np.array(w0, dtype=dtype)
+    if w0 is None:
+        w = model.init_params(streams.init, dtype)
+    else:
+        w = check_real_array("w0", w0)
+        if w.shape != (model.num_params,):
+            raise ValueError(f"w0 must have shape ({model.num_params},), the model's "
+                             f"parameters, got {w.shape}")
+        w = np.array(w, dtype=dtype)
     if not np.all(np.isfinite(w)):
         raise ValueError("w0 contains NaN or inf")
     return RunState(w=w, controller=controller, direction=direction, streams=streams,
                     model_state=model.init_state(dtype))
+
+
+#: What :func:`train` uses of a model, a controller.
+MODEL_METHODS = ("init_params", "init_state", "sample_noise", "forward_backward", "loss",
+                 "line_losses", "predict")
+CONTROLLER_METHODS = ("step", "state_dict", "load_state_dict")
+
+
+def check_parts(model, controller, direction, callback, progress, checkpointing: bool):
+    """The objects a run is made of, or a ``TypeError`` naming the one that is not what
+    :func:`train` needs; ``direction`` may be a name of :data:`~adaptive_lr.registry.DIRECTIONS`
+    (built with its default options). Returns the direction."""
+    check_instance("model", model, MODEL_METHODS, "an adaptive_lr model (LinearRegression, "
+                   "LogisticRegression, LeNet or a Model subclass)")
+    check_instance("controller", controller, CONTROLLER_METHODS,
+                   "a learning-rate controller such as FixedLR(0.1) or SecondOrderLR(0.01) "
+                   "(adaptive_lr.registry.make_controller builds one by name)")
+    if direction is None:
+        direction = GradientDirection()
+    elif isinstance(direction, str):
+        direction = make_direction(direction)
+    else:
+        check_instance("direction", direction, ("__call__",),
+                       f"a step direction such as AdamDirection() (or one of the names "
+                       f"{', '.join(map(repr, DIRECTIONS))})")
+    if checkpointing and not all(callable(getattr(direction, m, None))
+                                 for m in ("state_dict", "load_state_dict")):
+        raise TypeError("checkpoints need a direction with state_dict() and load_state_dict() "
+                        f"(GradientDirection, AdamDirection, ...), got {describe(direction)}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(epoch, history, w), got {describe(callback)}")
+    if progress is not None and not callable(getattr(progress, "write", None)):
+        raise TypeError(f"progress must be a file-like object (with write), got "
+                        f"{describe(progress)}")
+    return direction
 
 
 def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = None,
@@ -138,28 +238,35 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
     batch_size : int or None
         Mini-batch size; ``None`` (or ``>= N``) for full-batch gradient descent, where the
         batch is the whole set in its original order.
-    seed : int
+    seed : int >= 0
         Seeds the run's random streams (:class:`~adaptive_lr.run_state.Streams`): initial
-        weights (unless ``w0``), shuffles, dropout masks, validation batches.
+        weights (unless ``w0``), shuffles, dropout masks, validation batches. Required to be an
+        integer (not ``None``): a run is reproducible from its arguments.
     w0 : ndarray, optional
         Initial weights (copied); default ``model.init_params(rng, dtype)``.
     dtype : float32 or float64
-        Precision of the weights and data (default float64: see ``docs/design.md``).
+        Precision of the weights and data (default float64: see ``docs/design.md``). Data of
+        any real dtype (integers, float16, float32, float64) is cast to it; bool, complex,
+        object and string arrays are refused, and so is float16 arithmetic.
     X_test, y_test : ndarray, optional
         Evaluated once per epoch, never trained on.
     X_val, y_val : ndarray, optional
         Held-out validation set for ``probe_on="validation"`` (Eq. 22-23): the probes of each
-        step are evaluated on a random batch of it; the gradient never sees it.
+        step are evaluated on a random batch of it; the gradient never sees it. A row of
+        ``X_val`` equal to a row of ``X`` is a ``ValueError``. Unused with ``probe_on="train"``.
     probe_on : {"train", "validation"}
         Which batch the controller's probe evaluates.
-    eval_chunk : int or None
-        Rows per chunk in evaluation.
+    eval_chunk : int >= 1 or None
+        Rows per chunk in evaluation (``None``: the whole set at once).
     callback : callable, optional
         ``callback(epoch, history, w)`` after each epoch's evaluation; returning True stops.
         ``w`` is that epoch's weights; later steps never write into it.
-    direction : callable, optional
-        ``d = direction(grad)``, called once per step (:mod:`adaptive_lr.directions`); default
-        :class:`~adaptive_lr.directions.GradientDirection` (SGD). The probe is built along ``d``.
+    direction : callable or str, optional
+        ``d = direction(grad)``, called once per step (:mod:`adaptive_lr.directions`), an array
+        of ``grad``'s shape and dtype; default :class:`~adaptive_lr.directions.GradientDirection`
+        (SGD). A name (``"gradient"``, ``"averaged"``, ``"adam"``) builds the direction of
+        :func:`~adaptive_lr.registry.make_direction` with its default options. The probe is
+        built along ``d``.
     checkpoint_path : str or PathLike, optional
         Where to save checkpoints (an ``.npz``, replaced atomically each time).
     checkpoint_every : int >= 1
@@ -174,14 +281,26 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
     Returns
     -------
     TrainResult
-        ``w`` (the final, finite weights), ``history`` and ``model_state``.
+        ``w`` (the final, finite weights; after a divergence the last ones whose loss was
+        evaluated finite, see the module docstring), ``history`` and ``model_state``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad arguments, naming the argument; ``ValueError`` also when the training loss at
+        the initial weights is not finite (there are no finite weights to keep).
     """
-    dtype = np.dtype(dtype)
+    dtype = check_float_dtype(dtype)
+    check_int("seed", seed, 0)
+    eval_chunk = check_optional_count("eval_chunk", eval_chunk, 1)
+    check_path("checkpoint_path", checkpoint_path)
+    check_path("resume_from", resume_from)
+    direction = check_parts(model, controller, direction, callback, progress,
+                            checkpoint_path is not None or resume_from is not None)
     data, batch_size = check_train_arguments(
         X, y, epochs=epochs, batch_size=batch_size, probe_on=probe_on,
         checkpoint_every=checkpoint_every, dtype=dtype, X_test=X_test, y_test=y_test,
-        X_val=X_val, y_val=y_val)
-    direction = GradientDirection() if direction is None else direction
+        X_val=X_val, y_val=y_val, model=model)
     settings = None  # what a checkpoint records and a resume must match
     if checkpoint_path is not None or resume_from is not None:
         settings = describe_run(model, controller, direction, data, dtype=dtype,
@@ -189,6 +308,8 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
     run = start_run(model, controller, direction, seed, w0, dtype)
     if resume_from is not None:
         run = restore_run(resume_from, run, model.num_params, settings, epochs)
+        last = run.history.train_loss[-1] if run.history.train_loss else math.nan
+        run.evaluated = Kept(run.w, run.model_state, run.iteration, last)
     stop = run.history.diverged is not None
     if resume_from is None:
         stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
@@ -199,10 +320,12 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         finite = all(train_step(model, run, batch, data.validation)
                      for batch in batches(data, batch_size, run.streams.shuffle))
         run.train_time += time.perf_counter() - t0
-        if not finite:
+        if finite:
+            run.epoch += 1
+            stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
+        if run.history.diverged is not None:  # no checkpoint: the last one is finite
+            _keep_last_finite(run, model, data, eval_chunk)
             break
-        run.epoch += 1
-        stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or run.epoch == epochs or run.epoch % checkpoint_every == 0:
             _checkpoint(checkpoint_path, run, settings)
     hist = run.history
@@ -212,9 +335,20 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
 
 
 def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> bool:
-    """Evaluate, report, and ask the callback whether to stop."""
-    record_evaluation(run, model, data, run.epoch, eval_chunk)
+    """Evaluate, report, and ask the callback whether to stop. A non-finite training loss is a
+    divergence (``history.diverged``; no callback), except before training, where it is an
+    error."""
+    with np.errstate(over="ignore"):  # an overflow is reported as a divergence below
+        record_evaluation(run, model, data, run.epoch, eval_chunk)
     report_progress(progress, run.epoch, epochs, run.history)
+    loss = run.history.train_loss[-1]
+    if not math.isfinite(loss):
+        if run.epoch == 0:
+            raise ValueError(f"the training loss at the initial weights is {loss}: there are "
+                             f"no finite weights to start from (scale X, or give a smaller w0)")
+        run.history.diverged = _divergence(run, "training loss", run.epoch)
+        return True
+    run.evaluated = Kept(run.w, run.model_state, run.iteration, loss)
     return bool(callback(run.epoch, run.history, run.w)) if callback is not None else False
 
 

@@ -235,7 +235,8 @@ def test_other_hyperparameters_are_named(tmp_path, make, setting):
      "dtype: checkpoint 'float64', this run 'float32'"),
     (lambda X, y, kw: (X, y, {**kw, "X_test": X[:10], "y_test": y[:10]}),
      "data.X_test: checkpoint absent, this run shape (10, 5)"),
-    (lambda X, y, kw: (X, y, {**kw, "X_val": X[:10], "y_val": y[:10], "probe_on": "validation"}),
+    (lambda X, y, kw: (X, y, {**kw, "X_val": X[:10] + 100.0, "y_val": y[:10],  # held out
+                              "probe_on": "validation"}),
      "probe_on: checkpoint 'train', this run 'validation'"),
 ])
 def test_other_data_or_options_are_named(tmp_path, change, setting):

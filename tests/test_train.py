@@ -82,6 +82,117 @@ def test_divergence_stops_and_keeps_finite_weights():
     assert len(h.lr) < 1000
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_divergence_keeps_the_last_weights_whose_loss_is_finite(batch_size):
+    """The loss is checked *before* each step, so the weights of the step that broke it are
+    not the ones to keep: the run returns the last weights whose loss was evaluated finite, and
+    names their iteration."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 100
+    y = rng.normal(size=50)
+    model = LinearRegression(3)
+    res = train(model, FixedLR(10.0), X, y, epochs=1000, batch_size=batch_size)
+    h, k = res.history, res.history.kept_iteration
+    assert h.diverged is not None and f"those after iteration {k} " in h.diverged
+    loss = model.loss(res.w, X, y)
+    assert math.isfinite(loss) and math.isfinite(h.loss[k])
+    if batch_size is None:  # one step per epoch: the evaluations name the same weights
+        assert loss == h.loss[k]
+        # evaluate's mean is (loss * n) / n: two roundings of at most u = 1.1e-16 each
+        assert h.train_loss[k] == pytest.approx(loss, rel=2.3e-16)
+        # the iteration is right: one more step from the kept weights makes the loss infinite
+        _, grad = model.loss_and_grad(res.w, X, y)
+        assert not math.isfinite(model.loss(res.w - h.lr[k] * grad, X, y))
+        assert k == len(h.lr) - 1 and not math.isfinite(h.train_loss[-1])
+    else:  # the last finite batch loss is at the kept weights; every later one is not finite
+        assert not any(math.isfinite(v) for v in h.loss[k + 1:]) or k == len(h.lr) - 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_weights_that_overflow_are_not_applied():
+    X = np.ones((4, 1)) * 1e10
+    res = train(LinearRegression(1), FixedLR(1e300), X, np.zeros(4), epochs=3,
+                w0=np.array([1.0, 0.0]))
+    h = res.history
+    assert "diverged at iteration 1 (epoch 1): the weights became non-finite" in h.diverged
+    assert h.kept_iteration == 0 and np.array_equal(res.w, [1.0, 0.0])
+
+
+def runaway(w0: float, eval_chunk, batch_size):
+    """Linear regression on four equal rows ``x = 1``, ``y = 0``, no bias: the loss of a batch
+    is ``w^2 / 2``, computed as ``(r @ r) / (2 n)`` with ``r @ r = n w^2``, and each step at
+    rate 3 maps ``w`` to ``-2 w``: the loss grows by 4 per step, up to the overflow."""
+    calls = []
+    res = train(LinearRegression(1, fit_intercept=False), FixedLR(3.0), np.ones((4, 1)),
+                np.zeros(4), epochs=5, batch_size=batch_size, w0=np.array([w0]),
+                eval_chunk=eval_chunk, callback=lambda e, h, w: calls.append(e))
+    return res, calls
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_overflowing_epoch_mean_of_finite_batch_losses_is_a_divergence():
+    """Batches of one row, evaluation in chunks of one row: every batch loss and every chunk
+    loss is finite (``w^2 < 1.8e308``), but the epoch mean adds 4 chunk losses ``w^2 / 2``
+    before dividing and overflows once ``2 w^2 > 1.8e308``. Epoch 1 takes ``w0`` to
+    ``16 w0``; with ``w0^2 = 1.2e308 / 256`` its evaluation overflows, while at the weights of
+    the last step (``8 w0``, iteration 3) the training loss is finite."""
+    w0 = math.sqrt(1.2e308 / 256)
+    res, calls = runaway(w0, eval_chunk=1, batch_size=1)
+    h = res.history
+    assert all(math.isfinite(v) for v in h.loss) and len(h.loss) == 4
+    assert h.train_loss[0] == w0 * w0 / 2 and not math.isfinite(h.train_loss[1])
+    assert h.diverged.startswith("diverged at iteration 4 (epoch 1): the training loss became "
+                                 "non-finite with learning rate 3")
+    assert h.kept_iteration == 3 and res.w[0] == -8 * w0  # exact: powers of 2
+    assert math.isfinite(LinearRegression(1, fit_intercept=False).loss(res.w, np.ones((4, 1)),
+                                                                       np.zeros(4)))
+    assert calls == [0]  # no callback (and no checkpoint) after the diverged epoch
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("w1_squared, kept", [(2e307, 1), (6e307, 0)])
+def test_an_overflowing_evaluation_keeps_the_last_finite_evaluation(w1_squared, kept):
+    """Batches of two rows, evaluation of all four at once (``r @ r = 4 w^2``): epoch 1 is two
+    steps, ``w0 -> w1 = -2 w0 -> w2 = 4 w0``, with finite batch losses ``w0^2``, ``w1^2``
+    (``r @ r = 2 w^2``) and an evaluation at ``w2`` that overflows (``4 w2^2 > 1.8e308``). If
+    the training loss at ``w1`` is finite (``4 w1^2 = 8e307``), ``w1`` is kept (iteration 1);
+    if not (``2.4e308``), the weights of the last finite evaluation, ``w0`` (iteration 0)."""
+    w0 = math.sqrt(w1_squared / 4)
+    res, _ = runaway(w0, eval_chunk=None, batch_size=2)
+    h = res.history
+    assert h.kept_iteration == kept and res.w[0] == (-2.0) ** kept * w0
+    assert f"those after iteration {kept} (training loss " in h.diverged
+    assert len(h.lr) == 2 and all(math.isfinite(v) for v in h.loss)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_a_resumed_run_diverges_as_the_uninterrupted_one(tmp_path, batch_size):
+    """The last checkpoint of a diverging run is its last finite epoch; resumed from it, the run
+    diverges at the same step and keeps the same weights."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 100
+    y = rng.normal(size=50)
+    model, path = LinearRegression(3), tmp_path / "run.npz"
+    full = train(model, FixedLR(10.0), X, y, epochs=1000, batch_size=batch_size,
+                 checkpoint_path=path)
+    resumed = train(model, FixedLR(10.0), X, y, epochs=1000, batch_size=batch_size,
+                    resume_from=path)
+    a, b = full.history.to_dict(), resumed.history.to_dict()
+    a.pop("time"), b.pop("time")
+    assert a.pop("diverged") == b.pop("diverged") is not None
+    for key in a:  # NaN (accuracies of a regression) equals NaN here
+        np.testing.assert_array_equal(np.asarray(a[key], float), np.asarray(b[key], float), key)
+    assert np.array_equal(full.w, resumed.w)
+
+
+def test_infinite_initial_loss_is_an_error():
+    with pytest.raises(ValueError, match="initial weights"):
+        train(LinearRegression(1, fit_intercept=False), FixedLR(1.0), np.ones((4, 1)),
+              np.zeros(4), w0=np.array([1e200]))
+
+
 class BatchSpy(LogisticRegression):
     """Records the first feature of every example of every gradient batch it is given."""
 

@@ -26,44 +26,28 @@ loop's business; a controller never sees them.
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..arguments import check_beta, check_nonnegative, check_positive, describe
 
-def check_positive(name: str, value) -> float:
-    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and > 0."""
-    v = _as_float(name, value)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
+__all__ = ["LearningRateController", "RateState", "check_beta", "check_gradient",
+           "check_nonnegative", "check_positive", "state_from_arrays", "state_to_arrays"]
 
 
-def check_nonnegative(name: str, value) -> float:
-    """``value`` as a float, or a ``ValueError`` naming ``name`` unless finite and >= 0."""
-    v = _as_float(name, value)
-    if not v >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def check_beta(value, name: str = "beta") -> float:
-    """A momentum coefficient in ``[0, 1)``."""
-    v = _as_float(name, value)
-    if not 0 <= v < 1:
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
-    return v
-
-
-def _as_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
+def check_gradient(grad, name: str = "grad", shape: tuple | None = None) -> np.ndarray:
+    """A gradient or direction given to a controller: a float array (of ``shape`` if given)."""
+    g = np.asarray(grad)
+    if g.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array, got "
+                        f"{describe(grad) if g.dtype == object else g.dtype}")
+    if g.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one flat vector like w), got shape {g.shape}")
+    if shape is not None and g.shape != shape:
+        raise ValueError(f"{name} has shape {g.shape}, the gradient {shape}")
+    return g
 
 
 @dataclass(frozen=True)
@@ -93,23 +77,52 @@ def state_to_arrays(state) -> dict[str, np.ndarray]:
     return out
 
 
+#: State fields that are rates: finite and >= 0 (Eq. 19 keeps every rate >= delta >= 0).
+RATE_FIELDS = ("lr", "next_lr")
+
+
 def state_from_arrays(cls, arrays) -> object:
     """The inverse of :func:`state_to_arrays` for the state class ``cls``; each field is
-    converted by its annotation (``float``, ``int`` or an optional array)."""
+    converted by its annotation (``float``, ``int`` or an optional array) and checked: numbers
+    0-d and finite, rates (:data:`RATE_FIELDS`) ``>= 0``, counts integers ``>= 0`` (and
+    ``n_rejected <= n_steps``), arrays 1-D, float and finite. A ``ValueError`` names the field."""
     hints = typing.get_type_hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
         if f.name not in arrays:
             raise ValueError(f"{cls.__name__} has no {f.name!r} in the saved state")
-        value = np.asarray(arrays[f.name])
-        if hints[f.name] in (float, int):
-            if value.ndim != 0:
-                raise ValueError(f"{cls.__name__}.{f.name} must be a number, got an array of "
-                                 f"shape {value.shape}")
-            values[f.name] = hints[f.name](value)
-        else:
-            values[f.name] = value.copy() if value.size else None
+        values[f.name] = _state_field(f"{cls.__name__}.{f.name}", hints[f.name],
+                                      np.asarray(arrays[f.name]))
+        if f.name in RATE_FIELDS and values[f.name] < 0:
+            raise ValueError(f"{cls.__name__}.{f.name} is a learning rate: it must be >= 0, "
+                             f"got {values[f.name]!r}")
+    if values["n_rejected"] > values["n_steps"]:
+        raise ValueError(f"{cls.__name__}.n_rejected ({values['n_rejected']}) exceeds n_steps "
+                         f"({values['n_steps']})")
     return cls(**values)
+
+
+def _state_field(name: str, hint, value: np.ndarray):
+    """One saved field as its annotated type, or a ``ValueError`` naming it."""
+    if hint in (float, int):
+        if value.ndim != 0:
+            raise ValueError(f"{name} must be a number, got an array of shape {value.shape}")
+        if value.dtype.kind not in ("iu" if hint is int else "iuf"):
+            raise ValueError(f"{name} must be {'an integer' if hint is int else 'a real number'}"
+                             f", got dtype {value.dtype}")
+        number = hint(value)
+        if not np.isfinite(number):
+            raise ValueError(f"{name} must be finite, got {number!r}")
+        if hint is int and number < 0:
+            raise ValueError(f"{name} is a count: it must be >= 0, got {number}")
+        return number
+    if not value.size:
+        return None
+    if value.ndim != 1 or value.dtype.kind != "f" or not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must be a 1-D finite float array, got {value.dtype} of shape "
+                         f"{value.shape}" + ("" if value.dtype.kind != "f" or np.all(
+                             np.isfinite(value)) else " with NaN or inf"))
+    return value.copy()
 
 
 class LearningRateController:

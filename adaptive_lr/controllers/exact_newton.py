@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..probe import ExactProbe
+from ..probe import ExactProbe, evaluate_derivatives
 from .base import LearningRateController, RateState, check_nonnegative
 from .rate_update import RateUpdate, accept_rate
 from .second_order import newton_step
@@ -43,7 +43,7 @@ class ExactNewtonLR(LearningRateController):
                             "phi.derivatives(eta) -> (f', f''), such as adaptive_lr.Probe on "
                             f"a linear or logistic model; got {type(phi).__name__}")
         eta = self.state.next_lr
-        f1, f2 = (float(v) for v in phi.derivatives(eta))
+        f1, f2 = evaluate_derivatives(phi, eta)
         self.last_derivatives = (f1, f2)
         if math.isfinite(f1) and math.isfinite(f2) and f2 > 0:
             update = accept_rate(newton_step(eta, f1, f2), eta, self.delta)  # Eq. 10, 19

@@ -6,12 +6,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..arguments import check_choice
 from ..finite_diff import first_derivative
 from ..probe import DirectionalProbe, evaluate_probe, line_slope
 from .base import (
     LearningRateController,
     RateState,
     check_beta,
+    check_gradient,
     check_nonnegative,
     check_positive,
 )
@@ -104,16 +106,14 @@ class FirstOrderLR(LearningRateController):
         self.alpha = check_nonnegative("alpha", alpha)
         self.delta = check_nonnegative("delta", delta)
         self.beta = check_beta(beta)
-        if derivative not in DERIVATIVES:
-            raise ValueError(f"derivative must be one of {DERIVATIVES}, got {derivative!r}")
-        self.derivative = derivative
+        self.derivative = check_choice("derivative", derivative, DERIVATIVES)
         self.eps = check_positive("eps", eps)
 
     def step(self, grad: np.ndarray, phi=None) -> float:
         if self.derivative == "probe":
             return self._step_on_probe(phi)
         s = self.state
-        grad = np.asarray(grad)
+        grad = check_gradient(grad)
         update = RateUpdate(s.lr, s.velocity, True)
         if s.direction_prev is not None:
             if s.direction_prev.shape != grad.shape:
@@ -123,7 +123,8 @@ class FirstOrderLR(LearningRateController):
                                               self.alpha)  # Eq. 8, 6
             update = apply_increment(s.lr, increment, delta=self.delta,  # Eq. 20, 21, 19
                                      velocity=s.velocity, beta=self.beta)
-        d = phi.d if isinstance(phi, DirectionalProbe) else grad
+        d = (check_gradient(phi.d, "phi.d", grad.shape) if isinstance(phi, DirectionalProbe)
+             else grad)
         kept = np.array(d) if np.all(np.isfinite(d)) else None  # a copy, never a reference
         self._advance(rejected=not update.accepted, lr=update.lr, next_lr=update.lr,
                       velocity=update.velocity, direction_prev=kept)

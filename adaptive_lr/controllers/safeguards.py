@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ..arguments import check_flag
+
+__all__ = ["averaged_newton_target", "check_flag", "ema", "trust_region"]
 
 
 def ema(mean: float, value: float, average: float) -> float:
@@ -31,13 +33,6 @@ def averaged_newton_target(intercept: float, curvature: float) -> float:
     3.0
     """
     return -intercept / curvature
-
-
-def check_flag(name: str, value) -> bool:
-    """A switch must be a bool (not a truthy number or string)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def trust_region(candidate: float, eta: float, ratio: float | None) -> float:

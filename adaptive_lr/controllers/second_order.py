@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..arguments import check_choice
 from ..finite_diff import DELTA_RULES, newton_increment, probe_points
 from ..probe import evaluate_probe
 from .base import (
@@ -95,9 +96,7 @@ class SecondOrderLR(LearningRateController):
         self.state = replace(self.state, next_lr=self.lr)
         self.eps = check_positive("eps", eps)
         self.delta = check_nonnegative("delta", delta)
-        if delta_rule not in DELTA_RULES:
-            raise ValueError(f"delta_rule must be one of {DELTA_RULES}, got {delta_rule!r}")
-        self.delta_rule = delta_rule
+        self.delta_rule = check_choice("delta_rule", delta_rule, DELTA_RULES)
         self.beta = check_beta(beta)
         self.last_f: np.ndarray | None = None
         self.last_loss: float | None = None

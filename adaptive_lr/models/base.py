@@ -39,7 +39,11 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..params import FLOAT_DTYPES, Layout, check_flat, layout_size, unflatten
+from ..arguments import check_float_dtype, check_real, check_real_array, describe
+from ..params import Layout, check_flat, layout_size, unflatten
+
+#: The ``y`` of a call that takes none (``predict``); ``y=None`` elsewhere is an error.
+NO_TARGETS = object()
 
 
 class GradientPass(NamedTuple):
@@ -108,7 +112,7 @@ class Model:
         This generic version, the reference for the fused ones, runs one forward pass per
         ``eta``; ``cache`` is ignored.
         """
-        etas = np.asarray(etas, dtype=np.float64)
+        etas = check_etas(etas)
         out = np.empty(etas.shape[0], dtype=np.float64)
         for i, eta in enumerate(etas):
             out[i] = self.loss(w - w.dtype.type(eta) * d, X, y, noise=noise, state=state)
@@ -128,11 +132,25 @@ class Model:
     def _check_w(self, w, name: str = "w") -> np.ndarray:
         return check_flat(w, self.layout, name)
 
+    def _check_finite_w(self, w) -> np.ndarray:
+        """``w`` checked, and finite: for :meth:`predict`, whose answer (a NaN, or class 0 for
+        an argmax over NaN) would not show that the weights are broken."""
+        w = self._check_w(w)
+        if not np.all(np.isfinite(w)):
+            raise ValueError("w contains NaN or inf")
+        return w
+
     def _check_direction(self, w, d) -> np.ndarray:
         d = check_flat(d, self.layout, "d")
         if d.dtype != w.dtype:
             raise ValueError(f"d has dtype {d.dtype}, w has {w.dtype}; they must match")
         return d
+
+    def _check_no_noise(self, noise) -> None:
+        """Deterministic models accept only ``noise=None`` (what their ``sample_noise`` gives)."""
+        if noise is not None:
+            raise ValueError(f"{type(self).__name__} is deterministic; noise must be None, got "
+                             f"{describe(noise)}")
 
     def _check_state(self, state) -> None:
         """Models without non-parameter state accept only ``state=None``."""
@@ -141,46 +159,75 @@ class Model:
                              f"state must be None, got {type(state).__name__}")
 
 
+def check_rng(rng) -> np.random.Generator:
+    """A ``numpy.random.Generator`` (``np.random.default_rng(seed)`` makes one)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {describe(rng)}")
+    return rng
+
+
+def check_cache_array(cache, shape: tuple, w) -> np.ndarray:
+    """A linear model's forward cache: an array of ``shape`` in the dtype of ``w``."""
+    if not isinstance(cache, np.ndarray) or cache.shape != shape or cache.dtype != w.dtype:
+        got = (f"{cache.dtype} of shape {cache.shape}" if isinstance(cache, np.ndarray)
+               else describe(cache))
+        raise ValueError(f"cache must be the forward cache of forward_backward(w, X, y) on this "
+                         f"batch ({w.dtype} of shape {shape}), got {got}")
+    return cache
+
+
+def check_etas(etas) -> np.ndarray:
+    """Step sizes of a probe (Eq. 3-4): a non-empty 1-D array of finite real numbers, float64."""
+    etas = check_real_array("etas", etas).astype(np.float64)
+    if etas.ndim != 1 or etas.shape[0] == 0:
+        raise ValueError(f"etas must be a non-empty 1-D array, got shape {etas.shape}")
+    if not np.all(np.isfinite(etas)):
+        raise ValueError("etas contains NaN or inf")
+    return etas
+
+
+def check_eta(eta) -> float:
+    """One step size, finite (``line_derivatives``)."""
+    return check_real("eta", eta)
+
+
 def as_float_matrix(X, dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
     """``X`` as a C-contiguous 2-D array of ``dtype`` (no copy when it already is one)."""
-    X = np.asarray(X)
+    X = check_real_array(name, X)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name} has {X.shape[1]} features, the model expects {n_features}")
-    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
-        raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
     return np.ascontiguousarray(X, dtype=dtype)
 
 
-def check_targets(y, n: int) -> np.ndarray:
+def check_targets(y, n: int, name: str = "y") -> np.ndarray:
     """Regression targets: a 1-D float array of length ``n``, finite."""
-    y = np.asarray(y)
+    y = check_real_array(name, y)
     if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
+        raise ValueError(f"{name} must be 1-D (n_samples,), got shape {y.shape}")
     if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} entries but X has {n} rows")
-    if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)):
-        raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
+        raise ValueError(f"{name} has {y.shape[0]} entries but X has {n} rows")
     if not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or inf")
+        raise ValueError(f"{name} contains NaN or inf")
     return y
 
 
-def check_labels(y, n: int, n_classes: int) -> np.ndarray:
+def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
     """Class labels: a 1-D integer array of length ``n`` with values in ``[0, n_classes)``."""
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,) class labels, got shape {y.shape}")
+        raise ValueError(f"{name} must be 1-D (n_samples,) class labels, got shape {y.shape}")
     if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} labels but X has {n} rows")
+        raise ValueError(f"{name} has {y.shape[0]} labels but X has {n} rows")
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+        raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
-            f"y: labels must lie in [0, {n_classes}), got values in [{y.min()}, {y.max()}]"
+            f"{name}: labels must lie in [0, {n_classes}), got values in [{y.min()}, {y.max()}]"
         )
     return y
 
@@ -198,7 +245,5 @@ def raise_if_inputs_not_finite(w, X, y=None) -> None:
 
 
 def check_dtype(dtype) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
+    """float32 or float64 (:func:`~adaptive_lr.arguments.check_float_dtype`)."""
+    return check_float_dtype(dtype)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import check_int, check_real, check_real_array, describe, is_integer
 from ..fast.chunks import example_chunks, map_chunks, raise_heap_thresholds
 from ..nn import (
     cross_entropy_per_example,
@@ -57,7 +58,15 @@ from ..nn import (
     softmax_cross_entropy_per_example_forward,
 )
 from ..params import make_layout
-from .base import GradientPass, Model, check_dtype, check_labels, raise_if_inputs_not_finite
+from .base import (
+    GradientPass,
+    Model,
+    check_dtype,
+    check_etas,
+    check_labels,
+    check_rng,
+    raise_if_inputs_not_finite,
+)
 from .lenet_layers import (
     CHUNK,
     KERNEL,
@@ -113,21 +122,16 @@ class LeNet(Model):
         eval_batch_size: int = 256,
         threads: int = 1,
     ):
-        h, w = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
-        self.in_channels, self.n_classes = int(in_channels), int(n_classes)
-        self.image_size = (int(h), int(w))
-        if self.in_channels < 1 or self.n_classes < 2:
-            raise ValueError(
-                f"need in_channels >= 1 and n_classes >= 2, got {in_channels}, {n_classes}"
-            )
+        h, w = _image_size(image_size)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.n_classes = check_int("n_classes", n_classes, 2)
+        self.image_size = (h, w)
         check_image_size(h, w, "image_size")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
-        self.eval_batch_size = int(eval_batch_size)
-        if int(threads) < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        self.threads = int(threads)
+        self.dropout = check_real("dropout", dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
+        self.threads = check_int("threads", threads, 1)
         # the side S of conv2's pooled maps: conv 5 -> pool 2 -> conv 5 -> pool 2
         s2 = [((side - KERNEL + 1) // 2 - KERNEL + 1) // 2 for side in (h, w)]
         self.flat_features = 16 * s2[0] * s2[1]  # 400 for 32x32, 256 for 28x28
@@ -151,6 +155,7 @@ class LeNet(Model):
         Drawn in float64 and rounded, so the float32 start is the float64 start rounded.
         """
         dtype = check_dtype(dtype)
+        check_rng(rng)
         parts = []
         for name, shape in self.layout:
             weight_shape = dict(self.layout)[name.replace(".bias", ".weight")]
@@ -160,6 +165,8 @@ class LeNet(Model):
 
     def sample_noise(self, rng: np.random.Generator, n: int) -> LeNetNoise | None:
         """Dropout keep-masks for one step on ``n`` examples; ``None`` when ``dropout == 0``."""
+        check_rng(rng)
+        n = check_int("n", n, 1)
         if self.dropout == 0.0:
             return None
         return LeNetNoise(dropout_mask(rng, (n, 120), self.dropout),
@@ -167,7 +174,7 @@ class LeNet(Model):
 
     # -- checks ----------------------------------------------------------------------------
     def _check_X(self, X, dtype) -> np.ndarray:
-        X = np.asarray(X)
+        X = check_real_array("X", X)
         if X.ndim != 4:
             raise ValueError(f"X must be 4-D (N, C, H, W) images, got shape {X.shape}")
         n, c, h, w = X.shape
@@ -181,8 +188,6 @@ class LeNet(Model):
                 f"X has {h}x{w} images, this LeNet was built for image_size="
                 f"{self.image_size[0]}x{self.image_size[1]}"
             )
-        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
-            raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
         X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it already is
         # One sum (one pass, no temporary, unlike isfinite(X).all()) is non-finite whenever X is;
         # a finite X whose sum overflows falls through to the exact check. Checked eagerly because
@@ -232,7 +237,10 @@ class LeNet(Model):
         per_example = np.empty(X.shape[0], dtype=w.dtype)
         for s in self._chunks(X.shape[0]):
             per_example[s] = self._per_example_losses(w, X[s], y[s], chunk_noise(noise, s))
-        return self._mean(per_example)
+        loss = self._mean(per_example)
+        if not np.isfinite(loss):
+            raise_if_inputs_not_finite(w, X)
+        return loss
 
     def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient (flat, dtype of ``w``) and a :class:`LeNetCache` for the probes.
@@ -278,13 +286,14 @@ class LeNet(Model):
         self._check_state(state)
         w_checked, X_checked, y, noise = self._inputs(w, X, y, noise)
         d = self._check_direction(w_checked, d)
+        etas = check_etas(etas)
         return fused_line_losses(w_checked, d, etas, X_checked, y, noise, cache, X_arg=X,
                                  layout=self.layout, dropout=self.dropout, threads=self.threads)
 
     def predict(self, w, X, *, state=None) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (no dropout)."""
         self._check_state(state)
-        w = self._check_w(w)
+        w = self._check_finite_w(w)
         X = self._check_X(X, w.dtype)
         p = self.unflatten(w)
         out = np.empty(X.shape[0], dtype=np.int64)
@@ -292,3 +301,14 @@ class LeNet(Model):
             logits, _ = tail_forward(conv1_forward(p, X[s])[0], p, None, self.dropout)
             out[s] = np.argmax(logits, axis=1)
         return out
+
+
+def _image_size(image_size) -> tuple[int, int]:
+    """``(height, width)`` from an int or a pair of ints, or an error naming ``image_size``."""
+    if is_integer(image_size):
+        return int(image_size), int(image_size)
+    if (isinstance(image_size, (tuple, list)) and len(image_size) == 2
+            and all(map(is_integer, image_size))):
+        return int(image_size[0]), int(image_size[1])
+    raise TypeError(f"image_size must be an integer or a pair of integers (height, width), got "
+                    f"{describe(image_size)}")

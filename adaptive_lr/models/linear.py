@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import check_choice, check_flag, check_int
 from ..params import make_layout
 from .base import (
+    NO_TARGETS,
     GradientPass,
     Model,
     as_float_matrix,
+    check_cache_array,
     check_dtype,
+    check_eta,
+    check_etas,
+    check_rng,
     check_targets,
     raise_if_inputs_not_finite,
 )
@@ -60,13 +66,9 @@ class LinearRegression(Model):
 
     def __init__(self, n_features: int, *, fit_intercept: bool = True,
                  reduction: str = "half_mse"):
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        self.n_features = int(n_features)
-        self.fit_intercept = bool(fit_intercept)
-        self.reduction = reduction
+        self.n_features = check_int("n_features", n_features, 1)
+        self.fit_intercept = check_flag("fit_intercept", fit_intercept)
+        self.reduction = check_choice("reduction", reduction, REDUCTIONS)
         pairs = [("weight", (self.n_features,))]
         if self.fit_intercept:
             pairs.append(("bias", (1,)))
@@ -79,7 +81,8 @@ class LinearRegression(Model):
     def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
         """Uniform in ``[-1/sqrt(D), 1/sqrt(D)]``, as ``torch.nn.Linear`` does."""
         bound = 1.0 / np.sqrt(self.n_features)
-        return rng.uniform(-bound, bound, self.num_params).astype(check_dtype(dtype))
+        dtype = check_dtype(dtype)
+        return check_rng(rng).uniform(-bound, bound, self.num_params).astype(dtype)
 
     # c in L = c * ||r||^2
     def _scale(self, n: int) -> float:
@@ -92,10 +95,11 @@ class LinearRegression(Model):
             out += v[self.n_features]
         return out
 
-    def _inputs(self, w, X, y=None):
+    def _inputs(self, w, X, y=NO_TARGETS, noise=None):
         w = self._check_w(w)
         X = as_float_matrix(X, w.dtype, self.n_features)
-        if y is not None:
+        self._check_no_noise(noise)
+        if y is not NO_TARGETS:
             y = check_targets(y, X.shape[0])
         return w, X, y
 
@@ -107,19 +111,19 @@ class LinearRegression(Model):
 
     def predict(self, w, X, *, state=None) -> np.ndarray:
         self._check_state(state)
-        w, X, _ = self._inputs(w, X)
+        w, X, _ = self._inputs(self._check_finite_w(w), X)
         return self._affine(w, X)
 
     def loss(self, w, X, y, *, noise=None, state=None) -> float:
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         r = self._affine(w, X) - y  # residuals (N,)
         return self._finish(self._scale(X.shape[0]) * (r @ r), w, X, y)
 
     def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient ``2c [X^T r; sum(r)]`` and the predictions ``X w`` as cache."""
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         pred = self._affine(w, X)  # (N,)
         r = pred - y
         c = self._scale(X.shape[0])
@@ -154,17 +158,18 @@ class LinearRegression(Model):
         plain one.
         """
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         d = self._check_direction(w, d)
-        pred = self._affine(w, X) if cache is None else cache
+        etas = check_etas(etas).astype(w.dtype).astype(np.float64)  # as w.dtype.type(eta)
+        pred = self._affine(w, X) if cache is None else check_cache_array(cache, (len(X),), w)
         r = pred.astype(np.float64, copy=False) - y  # (N,)
         q = self._affine(d, X).astype(np.float64, copy=False)  # (N,)
-        etas = np.asarray(etas, dtype=w.dtype).astype(np.float64)  # as w.dtype.type(eta)
         res = r[None, :] - etas[:, None] * q[None, :]  # (K, N)
         return self._scale(X.shape[0]) * np.einsum("kn,kn->k", res, res)
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``f'(eta) = -2c q.(r - eta q)`` and ``f''(eta) = 2c q.q``."""
+        eta = check_eta(eta)
         w, X, y = self._inputs(w, X, y)
         d = self._check_direction(w, d)
         r = self._affine(w, X) - y

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import check_int
 from ..params import make_layout
 from .base import (
+    NO_TARGETS,
     GradientPass,
     Model,
     as_float_matrix,
+    check_cache_array,
     check_dtype,
+    check_eta,
+    check_etas,
     check_labels,
+    check_rng,
     raise_if_inputs_not_finite,
 )
 
@@ -71,11 +77,8 @@ class LogisticRegression(Model):
     task = "classification"
 
     def __init__(self, n_features: int, n_classes: int):
-        for name, v, least in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
-            if int(v) != v or v < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {v!r}")
-        self.n_features = int(n_features)
-        self.n_classes = int(n_classes)
+        self.n_features = check_int("n_features", n_features, 1)
+        self.n_classes = check_int("n_classes", n_classes, 2)
         self.layout = make_layout([("weight", (self.n_classes, self.n_features)),
                                    ("bias", (self.n_classes,))])
         self._nw = self.n_classes * self.n_features
@@ -86,7 +89,8 @@ class LogisticRegression(Model):
     def init_params(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
         """Uniform in ``[-1/sqrt(D), 1/sqrt(D)]``, as ``torch.nn.Linear`` does."""
         bound = 1.0 / np.sqrt(self.n_features)
-        return rng.uniform(-bound, bound, self.num_params).astype(check_dtype(dtype))
+        dtype = check_dtype(dtype)
+        return check_rng(rng).uniform(-bound, bound, self.num_params).astype(dtype)
 
     def _logits(self, v: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Transposed logits ``v_weight @ X.T + v_bias`` for a flat vector laid out like ``w``.
@@ -100,10 +104,11 @@ class LogisticRegression(Model):
         ZT += v[self._nw :, None]
         return ZT
 
-    def _inputs(self, w, X, y=None):
+    def _inputs(self, w, X, y=NO_TARGETS, noise=None):
         w = self._check_w(w)
         X = as_float_matrix(X, w.dtype, self.n_features)
-        if y is not None:
+        self._check_no_noise(noise)
+        if y is not NO_TARGETS:
             y = check_labels(y, X.shape[0], self.n_classes)
         return w, X, y
 
@@ -116,17 +121,17 @@ class LogisticRegression(Model):
     def predict(self, w, X, *, state=None) -> np.ndarray:
         """Most likely class of each row, (N,) int64."""
         self._check_state(state)
-        w, X, _ = self._inputs(w, X)
+        w, X, _ = self._inputs(self._check_finite_w(w), X)
         return self._logits(w, X).argmax(axis=0)
 
     def predict_proba(self, w, X) -> np.ndarray:
         """Class probabilities, (N, C)."""
-        w, X, _ = self._inputs(w, X)
+        w, X, _ = self._inputs(self._check_finite_w(w), X)
         return softmax(self._logits(w, X).T)
 
     def loss(self, w, X, y, *, noise=None, state=None) -> float:
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         ZT = self._logits(w, X)  # (C, N)
         rows = np.arange(X.shape[0])
         return self._finish(np.mean(logsumexp_columns(ZT) - ZT[y, rows]), w, X)
@@ -134,7 +139,7 @@ class LogisticRegression(Model):
     def forward_backward(self, w, X, y, *, noise=None, state=None) -> GradientPass:
         """Loss, gradient and the transposed logits ``Z^T`` (C, N) at ``w`` as cache."""
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
+        w, X, y = self._inputs(w, X, y, noise)
         n = X.shape[0]
         rows = np.arange(n)
         ZT = self._logits(w, X)  # (C, N)
@@ -175,12 +180,13 @@ class LogisticRegression(Model):
         data and checks that the fused probe is no noisier than the plain one.
         """
         self._check_state(state)
-        w, X, y = self._inputs(w, X, y)
-        ZT = self._logits(w, X) if cache is None else cache  # (C, N)
+        w, X, y = self._inputs(w, X, y, noise)
+        etas = check_etas(etas).astype(w.dtype)  # the rates evaluated, as w.dtype.type(eta)
+        ZT = (self._logits(w, X) if cache is None
+              else check_cache_array(cache, (self.n_classes, len(X)), w))  # (C, N)
         d = self._check_direction(w, d)
         n = ZT.shape[1]
         QT = self._logits(d, X)  # (C, N)
-        etas = np.asarray(etas, dtype=w.dtype)  # the rates evaluated, as w.dtype.type(eta)
         at_label = y * n + np.arange(n)  # flat index of (y_i, i) in a (C, N) array
         # mean_i of the label logit is linear in eta: mean(Z_y) - eta mean(Q_y), in float64
         # (add.reduce / n is what mean computes, without its Python overhead)
@@ -192,6 +198,7 @@ class LogisticRegression(Model):
 
     def line_derivatives(self, w, d, eta, X, y) -> tuple[float, float]:
         """Exact ``f'(eta)`` and ``f''(eta)`` (Hessian-vector product; see the class Notes)."""
+        eta = check_eta(eta)
         w, X, y = self._inputs(w, X, y)
         d = self._check_direction(w, d)
         n = X.shape[0]
