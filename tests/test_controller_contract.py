@@ -26,15 +26,15 @@ from hypothesis import strategies as st
 from adaptive_lr import (
     AdamDirection,
     ArmijoLR,
+    AveragedGradientDirection,
     DAdaptSGDLR,
     DoGLR,
-    GeNLR,
-    PolyakLR,
-    AveragedGradientDirection,
     ExactNewtonLR,
     FirstOrderLR,
     FixedLR,
+    GeNLR,
     GradientDirection,
+    PolyakLR,
     SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
