@@ -22,7 +22,8 @@ class History:
     (``nan`` where it does not apply), ``lr_epoch`` (``controller.lr``: the rate of the epoch's
     last update; the initial rate at index 0) and ``time`` (seconds spent training so far,
     evaluations excluded). Counts: ``forward`` and ``backward`` passes of the optimizer
-    (:mod:`adaptive_lr.probe`), ``rejected`` controller updates.
+    (:mod:`adaptive_lr.probe`), ``rejected`` controller updates. ``internals``: per iteration, the
+    controller's ``last_info`` (its rule's internals; not kept by checkpoints).
     """
 
     lr: list[float] = field(default_factory=list)
@@ -35,6 +36,7 @@ class History:
     test_acc: list[float] = field(default_factory=list)
     lr_epoch: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
+    internals: list[dict] = field(default_factory=list)  #: controller.last_info, per iteration
     forward: int = 0
     backward: int = 0
     rejected: int = 0

@@ -82,6 +82,7 @@ def train_step(model, run: RunState, batch, validation=None) -> bool:
     w_next = sgd_step(run.w, eta, d)  # Eq. 1
     run.iteration += 1
     run.history.record_step(eta, out.loss, run.epoch + 1)
+    run.history.internals.append(dict(getattr(run.controller, "last_info", {})))
     if not (math.isfinite(out.loss) and np.all(np.isfinite(w_next))):
         run.history.diverged = _divergence(run, "loss" if not math.isfinite(out.loss)
                                            else "weights")
