@@ -144,10 +144,12 @@ def test_gen_moves_towards_the_parabola_minimum_clamped_and_averaged_every_few_s
     quad = lambda etas: (np.asarray(etas) - 0.3) ** 2  # noqa: E731  minimum at 0.3
     ctrl = GeNLR(0.01, every=2)
     rates = [ctrl.step(np.ones(1), quad) for _ in range(6)]
-    # fit: target 0.3 clamped to 2 * 0.01, then 0.9 * 0.01 + 0.1 * 0.02 = 0.011
-    assert rates[0] == pytest.approx(0.011, rel=1e-12)
-    assert rates[1] == rates[0]  # not a fitting step
-    assert rates[2] == pytest.approx(0.9 * 0.011 + 0.1 * 0.022, rel=1e-12)
+    assert rates[0] == 0.01  # step 1 does not fit
+    # step 2 fits: target 0.3 clamped to 2 * 0.01, then 0.9 * 0.01 + 0.1 * 0.02 = 0.011
+    assert rates[1] == pytest.approx(0.011, rel=1e-12)
+    assert rates[2] == rates[1]  # not a fitting step
+    assert rates[3] == pytest.approx(0.9 * 0.011 + 0.1 * 0.022, rel=1e-12)
+    assert ctrl.state.n_updates == 3 and ctrl.state.n_accepted == 3
     ctrl = GeNLR(1.0, every=1)  # far above the minimum: at most -5 % per fit
     assert ctrl.step(np.ones(1), quad) == pytest.approx(0.95, rel=1e-12)
     rising = GeNLR(0.5, every=1)  # f'(0) > 0 (B < 0): the fit is not accepted

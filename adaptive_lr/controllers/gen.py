@@ -72,7 +72,8 @@ class GeNLR(LearningRateController):
     eta : float > 0
         Initial rate.
     every : int >= 1, default 4
-        Fit a parabola on one step in ``every`` (the first step fits).
+        Fit a parabola on one step in ``every``: steps ``every``, ``2 every``, ... (their
+        ``lazy_freq``).
     smooth : float in [0, 1), default 0.9
         Weight of the old rate (their ``smooth``).
     delta : float > 0, default 1e-6
@@ -98,7 +99,7 @@ class GeNLR(LearningRateController):
     def step(self, grad, phi) -> float:
         s = self.state
         eta = self.lr
-        if s.n_steps % self.every != 0:
+        if (s.n_steps + 1) % self.every != 0:  # their loop: (batch_idx + 1) % lazy_freq == 0
             self.last_info = {"fitted": False}
             self._advance()
             return eta

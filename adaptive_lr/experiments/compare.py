@@ -45,7 +45,7 @@ class Problem:
 
 PROBLEMS = {
     "mnist": Problem("mnist", "logistic", 32, 3, (1e-3, 1e-2, 1e-1, 1.0), 1e-6, 1, 1000, 500),
-    "lenet": Problem("cifar10", "lenet", 32, 3, (1e-3, 1e-2, 1e-1, 1.0), 1e-6, 1, 64, 100,
+    "lenet": Problem("cifar10", "lenet", 32, 5, (1e-3, 1e-2, 1e-1, 1.0), 1e-6, 1, 64, 100,
                      dropout=0.5),
     "boston": Problem("boston", "linear", None, 300, (1e-6, 1e-4, 1e-2, 1.0), 1e-9, 30, None,
                       None),
