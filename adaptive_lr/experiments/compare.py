@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import make_controller
+from ..datasets import validation_split
+from ..registry import make_controller, make_direction
 from ..train import train
 from .build import MODEL_LAYOUT, make_model
 from .data import load_data
@@ -61,6 +62,8 @@ class Method:
     hyper: dict
     sweeps: bool = True  #: False: no initial rate (runs once)
     per_epoch: tuple[str, ...] = ()  #: options set to the number of batches per epoch
+    direction: str = "gradient"
+    probe_on: str = "train"  #: "validation": probes on a held-out tenth of the training set
 
 
 METHODS = (
@@ -70,6 +73,8 @@ METHODS = (
     Method("second-order", "second-order", {"delta_rule": "always"}),
     Method("second-order-if-zero", "second-order", {"delta_rule": "if-zero"}),
     Method("safeguarded", "safeguarded", {"average": 0.999}),
+    Method("safeguarded-recommended", "safeguarded", {"average": 0.999},
+           direction="averaged", probe_on="validation"),
     Method("armijo", "armijo", {}, per_epoch=("n_batches",)),
     Method("sps", "sps", {}, per_epoch=("n_batches",)),
     Method("gen", "gen", {}),
@@ -103,17 +108,23 @@ def _metric(history, classification: bool) -> np.ndarray:
 
 def run_one(problem: Problem, method: Method, eta: float, data, *, epochs: int, seed: int):
     """One run: its history, the cumulative passes at each epoch end, wall seconds."""
-    n_batches = 1 if problem.batch_size is None else math.ceil(len(data.X) / problem.batch_size)
+    n_train = len(data.X) - (len(data.X) // 10 if method.probe_on == "validation" else 0)
+    n_batches = 1 if problem.batch_size is None else math.ceil(n_train / problem.batch_size)
     hyper = {"eta": eta, **method.hyper, **{k: n_batches for k in method.per_epoch}}
     if method.controller == "first-order":
         hyper["alpha"] = problem.alpha
     controller = MeteredController(make_controller(method.controller, **hyper))
     model = make_model(problem.model, data, dropout=problem.dropout)
+    X, y, held_out = data.X, data.y, {}
+    if method.probe_on == "validation":  # docs/safeguarded.md: probes on held-out data
+        tr, va = validation_split(len(X), max(1, len(X) // 10), seed)
+        X, y, held_out = X[tr], y[tr], {"X_val": X[va], "y_val": y[va]}
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):
-        result = train(model, controller, data.X, data.y, epochs=epochs,
-                       batch_size=problem.batch_size, seed=seed, X_test=data.X_test,
-                       y_test=data.y_test)
+        result = train(model, controller, X, y, epochs=epochs, batch_size=problem.batch_size,
+                       seed=seed, X_test=data.X_test, y_test=data.y_test,
+                       probe_on=method.probe_on, direction=make_direction(method.direction),
+                       **held_out)
     wall = time.perf_counter() - t0
     h = result.history
     steps_per_epoch = n_batches
