@@ -23,7 +23,8 @@ class History:
     last update; the initial rate at index 0) and ``time`` (seconds spent training so far,
     evaluations excluded). Counts: ``forward`` and ``backward`` passes of the optimizer
     (:mod:`adaptive_lr.probe`), ``rejected`` controller updates. ``internals``: per iteration, the
-    controller's ``last_info`` (its rule's internals; not kept by checkpoints).
+    controller's ``last_info`` (its rule's internals; not in :meth:`to_dict`, nor kept by
+    checkpoints).
     """
 
     lr: list[float] = field(default_factory=list)
@@ -49,8 +50,8 @@ class History:
         self.epoch_of_iter.append(int(epoch))
 
     def to_dict(self) -> dict:
-        """Plain lists and numbers (JSON-ready; NaN stays NaN)."""
-        return asdict(self)
+        """Plain lists and numbers (JSON-ready; NaN stays NaN), ``internals`` left out."""
+        return {k: v for k, v in asdict(self).items() if k != "internals"}
 
 
 @dataclass
