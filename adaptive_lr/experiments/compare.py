@@ -260,41 +260,82 @@ def format_table(report: dict) -> str:
 
 def plot_problem(out: Path, name: str, prob: dict, classification: bool) -> list[Path]:
     """``compare_<name>.png``: the test metric against epochs, passes and seconds (each
-    method's best start), and the final metric against the initial rate."""
+    method's best start that did not fail, from epoch 1 on; dashed: the methods people pick
+    instead), and the final metric against the initial rate."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    colors = plt.get_cmap("tab20").colors
     pick = max if classification else min
-    for label, runs in prob["runs"].items():
-        finite = [r for r in runs if not failed(r)] or runs
-        best = pick(finite, key=lambda r: r["final"] if math.isfinite(r["final"]) else
-                    (-math.inf if classification else math.inf))
-        y = np.asarray(best["metric"], float)
-        n = min(len(y), len(best["passes"]), len(best["time"]))
-        for ax, x in zip(axes[:3], (best["epoch"], best["passes"], best["time"]), strict=True):
-            ax.plot(np.asarray(x[:n], float), y[:n], marker=".", label=label)
-        etas = [r["eta"] for r in runs]
-        axes[3].plot(etas, [r["final"] for r in runs], marker="o", label=label)
+    for i, (label, runs) in enumerate(prob["runs"].items()):
+        style = {"color": colors[i % len(colors)], "label": label,
+                 "linestyle": "-" if label in PAPER_RULES else "--"}
+        ok = [r for r in runs if not failed(_numbers(r))]
+        if ok:
+            best = _numbers(pick(ok, key=lambda r: _num(r["final"])))
+            y = np.asarray(best["metric"], float)[1:]
+            for ax, x in zip(axes[:3], (best["epoch"], best["passes"], best["time"]),
+                             strict=True):
+                ax.plot(np.asarray(x, float)[1:len(y) + 1], y, marker=".", **style)
+        etas, finals = [r["eta"] for r in runs], [_num(r["final"]) for r in runs]
+        axes[3].plot(etas, finals, marker="o", **style)
+        bad = [i for i, r in enumerate(runs) if failed(_numbers(r))]
+        if bad:
+            axes[3].plot([etas[i] for i in bad], [finals[i] for i in bad], "x",
+                         color=style["color"], markersize=9)
     for ax, xl in zip(axes, ("epoch", "forward + backward passes", "training seconds",
-                             "initial rate"), strict=True):
+                             "initial rate (x: failed)"), strict=True):
         ax.set_xlabel(xl)
         ax.set_ylabel(prob["metric"])
     axes[3].set_xscale("log")
     if not classification:
         for ax in axes:
             ax.set_yscale("log")
+        start = [_num(r["test_loss"][0]) for runs in prob["runs"].values() for r in runs]
+        ok = [_num(r["final"]) for runs in prob["runs"].values() for r in runs
+              if not failed(_numbers(r))]
+        if ok:  # failed runs (x) beyond ten times the initial loss are off the chart
+            axes[3].set_ylim(min(ok) / 2, 10 * np.nanmax(start))
+    else:
+        finals = [_num(r["final"]) for runs in prob["runs"].values() for r in runs]
+        top = np.nanmax(finals)
+        for ax in axes:
+            ax.set_ylim(top - 0.25 * top, top + 0.02 * top)
     axes[0].set_title(f"{name}: best start of each method")
     axes[3].set_title("final metric vs initial rate")
     axes[3].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     path = out / f"compare_{name}.png"
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return [path]
 
+
+#: The paper's rules and the package's safeguarded one (solid lines in the figures).
+PAPER_RULES = ("sgd", "first-order", "second-order", "second-order-if-zero", "safeguarded",
+               "safeguarded-recommended")
+
+
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _numbers(run: dict) -> dict:
+    """A run as written to ``compare.json`` (NaN as null) with its numbers back."""
+    return {**run, "final": _num(run["final"]), "test_loss": [_num(v) for v in run["test_loss"]]}
+
+
+def replot(folder) -> list[Path]:
+    """Redraw the figures of a finished comparison from its ``compare.json``."""
+    import json
+
+    folder = Path(folder)
+    report = json.loads((folder / "compare.json").read_text())
+    return [p for name, prob in report["problems"].items()
+            for p in plot_problem(folder, name, prob, "accuracy" in prob["metric"])]
 
 def cmd_compare(args) -> int:
     """``adaptive-lr compare``: run the comparison, print the table."""
