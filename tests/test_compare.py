@@ -69,3 +69,11 @@ def test_the_command_line(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
     assert main(["compare", "--methods", "sgd,adamw", "--problems", "boston",
                  "--out", str(tmp_path)]) == 2
+
+
+def test_the_figures_are_drawn_and_redrawn_from_the_json(report):
+    from adaptive_lr.experiments.compare import replot
+
+    folder, _ = report
+    (path,) = replot(folder)
+    assert path.name == "compare_boston.png" and path.stat().st_size > 1000
