@@ -144,10 +144,13 @@ def failed(run: dict) -> bool:
 def summarize_method(runs: list[dict], classification: bool) -> dict:
     """The table's row: final metric (median, best, worst over the starts that did not fail),
     its spread, failed starts (:func:`failed`), passes per step, median seconds per run,
-    settled rate."""
+    settled rate, and the median metric after the first epoch (over the same starts)."""
+    runs = [_numbers(r) for r in runs]
     finals = np.array([r["final"] for r in runs], float)
     ok = ~np.array([failed(r) for r in runs], bool)
     vals = finals[ok]
+    first = [_num(r["metric"][1]) for r, good in zip(runs, ok, strict=True)
+             if good and len(r["metric"]) > 1]
     best = (np.max if classification else np.min)(vals) if vals.size else math.nan
     worst = (np.min if classification else np.max)(vals) if vals.size else math.nan
     return {"median": float(np.median(vals)) if vals.size else math.nan, "best": float(best),
@@ -155,7 +158,8 @@ def summarize_method(runs: list[dict], classification: bool) -> dict:
             "failed": int((~ok).sum()), "starts": len(runs),
             "passes_per_step": float(np.median([r["passes_per_step"] for r in runs])),
             "seconds": float(np.median([r["train_seconds"] for r in runs])),
-            "lr": float(np.median([r["settled_lr"] for r in runs]))}
+            "lr": float(np.median([r["settled_lr"] for r in runs])),
+            "epoch1": float(np.median(first)) if first else math.nan}
 
 
 def run_compare(problems=("mnist", "lenet", "boston"), out_root="results", *, quick=False,
@@ -248,12 +252,13 @@ def _cell(v) -> str:
 def format_table(report: dict) -> str:
     """The Markdown table of all problems and methods."""
     lines = ["| problem | method | final metric: median (best, worst) over starts | spread | "
-             "failed | passes/step | s/run | settled lr |", "|" + " --- |" * 8]
+             "failed | after epoch 1 | passes/step | s/run | settled lr |", "|" + " --- |" * 9]
     for name, prob in report["problems"].items():
         for label, r in prob["table"].items():
             lines.append(f"| {name} ({prob['metric']}) | {label} | {r['median']:.4g} "
                          f"({r['best']:.4g}, {r['worst']:.4g}) | {r['spread']:.3g} | "
-                         f"{r['failed']}/{r['starts']} | {r['passes_per_step']:.2f} | "
+                         f"{r['failed']}/{r['starts']} | {r['epoch1']:.4g} | "
+                         f"{r['passes_per_step']:.2f} | "
                          f"{r['seconds']:.1f} | {r['lr']:.3g} |")
     return "\n".join(lines)
 
@@ -329,11 +334,16 @@ def _numbers(run: dict) -> dict:
 
 
 def replot(folder) -> list[Path]:
-    """Redraw the figures of a finished comparison from its ``compare.json``."""
+    """Redraw the figures and rewrite ``table.md`` of a finished comparison from its
+    ``compare.json``."""
     import json
 
     folder = Path(folder)
     report = json.loads((folder / "compare.json").read_text())
+    for prob in report["problems"].values():
+        prob["table"] = {label: summarize_method(runs, "accuracy" in prob["metric"])
+                         for label, runs in prob["runs"].items()}
+    (folder / "table.md").write_text(format_table(report) + "\n")
     return [p for name, prob in report["problems"].items()
             for p in plot_problem(folder, name, prob, "accuracy" in prob["metric"])]
 
