@@ -306,15 +306,15 @@ def plot_problem(out: Path, name: str, prob: dict, classification: bool) -> list
             axes[3].set_ylim(min(ok) / 2, 10 * np.nanmax(start))
     else:
         finals = [_num(r["final"]) for runs in prob["runs"].values() for r in runs]
-        top = np.nanmax(finals)
+        top, bottom = np.nanmax(finals), np.nanmin(finals)
         for ax in axes:
-            ax.set_ylim(top - 0.25 * top, top + 0.02 * top)
+            ax.set_ylim(bottom - 0.05 * (top - bottom), top + 0.05 * (top - bottom))
     axes[0].set_title(f"{name}: best start of each method")
     axes[3].set_title("final metric vs initial rate")
     axes[3].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     path = out / f"compare_{name}.png"
-    fig.savefig(path, dpi=72)
+    fig.savefig(path, dpi=64)
     plt.close(fig)
     return [path]
 
