@@ -13,10 +13,15 @@ The pieces, each next to the equations it implements:
 
 from .checkpoint import CheckpointError
 from .controllers import (
+    ArmijoLR,
+    DAdaptSGDLR,
+    DoGLR,
     ExactNewtonLR,
     FirstOrderLR,
     FixedLR,
+    GeNLR,
     LearningRateController,
+    PolyakLR,
     SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
@@ -31,7 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ExactNewtonLR", "FirstOrderLR", "FixedLR", "LearningRateController", "SecondOrderLR",
-    "SafeguardedSecondOrderLR",
+    "SafeguardedSecondOrderLR", "ArmijoLR", "PolyakLR", "GeNLR", "DoGLR", "DAdaptSGDLR",
     "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
     "History", "TrainResult", "evaluate", "sgd_step", "train",
     "AdamDirection", "AveragedGradientDirection", "GradientDirection", "CheckpointError",

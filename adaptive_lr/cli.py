@@ -214,11 +214,12 @@ def build_parser() -> Parser:
     sub.add_parser("list", help="list the experiments, with the paper's figures and sources",
                    description="List the experiments of 'reproduce' and where each value "
                                "comes from.")
+    add_compare_parser(sub)
     return parser
 
 
 COMMANDS = {"reproduce": cmd_reproduce, "train": cmd_train, "lr-find": cmd_lr_find,
-            "list": cmd_list}
+            "list": cmd_list, "compare": lambda args: args.run(args)}
 
 
 def one_line(exc: BaseException) -> str:
@@ -243,6 +244,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted (resume with --resume if checkpoints were on)",
               file=sys.stderr)
         return 130
+
+
+def add_compare_parser(sub) -> None:
+    """The ``compare`` subcommand (:mod:`adaptive_lr.experiments.compare`)."""
+    from .experiments.compare import METHODS, PROBLEMS, cmd_compare
+
+    p = sub.add_parser(
+        "compare", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="the paper's rules against the step-size methods people pick instead",
+        description="Run the paper's rules, SafeguardedSecondOrderLR, a fixed rate and the\n"
+                    "methods people pick instead (Armijo line search, SPS, GeN, SGD-HD, DoG,\n"
+                    "D-Adaptation) from several initial rates, in one training loop, and\n"
+                    "write a table and figures to OUT/compare/ (docs/compare.md).",
+        epilog="examples:\n  adaptive-lr compare --quick\n"
+               "  adaptive-lr compare --problems mnist,boston\n"
+               "  adaptive-lr compare --problems lenet --methods sgd,armijo,gen --epochs 5")
+    p.add_argument("--problems", default=",".join(PROBLEMS),
+                   help=f"comma-separated, among {', '.join(PROBLEMS)} (default: all)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated, among " + ", ".join(m.label for m in METHODS)
+                        + " (default: all)")
+    p.add_argument("--epochs", type=_nonneg_int, help="override each problem's epochs")
+    p.add_argument("--no-plots", action="store_true", help="write no figures")
+    p.add_argument("--out", default="results", metavar="DIR",
+                   help="output folder; files go to DIR/compare/ (default: %(default)s)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quick", action="store_true",
+                   help="subsets, fewer epochs and two initial rates: seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(run=cmd_compare)
 
 
 if __name__ == "__main__":

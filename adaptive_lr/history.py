@@ -22,7 +22,9 @@ class History:
     (``nan`` where it does not apply), ``lr_epoch`` (``controller.lr``: the rate of the epoch's
     last update; the initial rate at index 0) and ``time`` (seconds spent training so far,
     evaluations excluded). Counts: ``forward`` and ``backward`` passes of the optimizer
-    (:mod:`adaptive_lr.probe`), ``rejected`` controller updates.
+    (:mod:`adaptive_lr.probe`), ``rejected`` controller updates. ``internals``: per iteration, the
+    controller's ``last_info`` (its rule's internals; not in :meth:`to_dict`, nor kept by
+    checkpoints).
 
     ``diverged`` is ``None``, or the message of a run that stopped because a loss or the weights
     became non-finite (:mod:`adaptive_lr.train`); ``kept_iteration`` then says which weights the
@@ -40,6 +42,7 @@ class History:
     test_acc: list[float] = field(default_factory=list)
     lr_epoch: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
+    internals: list[dict] = field(default_factory=list)  #: controller.last_info, per iteration
     forward: int = 0
     backward: int = 0
     rejected: int = 0
@@ -53,8 +56,8 @@ class History:
         self.epoch_of_iter.append(int(epoch))
 
     def to_dict(self) -> dict:
-        """Plain lists and numbers (JSON-ready; NaN stays NaN)."""
-        return asdict(self)
+        """Plain lists and numbers (JSON-ready; NaN stays NaN), ``internals`` left out."""
+        return {k: v for k, v in asdict(self).items() if k != "internals"}
 
 
 @dataclass

@@ -14,7 +14,9 @@ controller may ask for
 * ``phi.d``, the step's direction (:class:`DirectionalProbe`): :class:`FirstOrderLR` reads it to
   form Eq. 8 along the direction actually taken and, without it, takes ``d = grad`` (SGD);
 * ``phi.derivatives(eta) -> (f'(eta), f''(eta))``, exact (:class:`ExactProbe`):
-  :class:`ExactNewtonLR` needs it and raises a ``TypeError`` naming it when ``phi`` lacks it.
+  :class:`ExactNewtonLR` needs it and raises a ``TypeError`` naming it when ``phi`` lacks it;
+* ``phi.w``, the weights the line starts from (:class:`WeightsProbe`): :class:`DoGLR` needs
+  them (its rate is a distance from the first weights) and raises a ``TypeError`` without.
 
 :class:`Probe` is the training loop's probe and offers all three, plus :meth:`Probe.slope`, the
 exact ``f'(eta)`` of Eq. 7 from one gradient at ``w - eta d``, for every model.
@@ -52,6 +54,15 @@ class DirectionalProbe(Protocol):
     """A probe that also says along which direction ``d`` it evaluates ``L(w - eta d)``."""
 
     d: np.ndarray
+
+    def __call__(self, etas) -> np.ndarray: ...
+
+
+@runtime_checkable
+class WeightsProbe(Protocol):
+    """A probe that also says from which weights ``w`` it evaluates ``L(w - eta d)``."""
+
+    w: np.ndarray
 
     def __call__(self, etas) -> np.ndarray: ...
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .controllers import (
+    ArmijoLR,
+    DAdaptSGDLR,
+    DoGLR,
     ExactNewtonLR,
     FirstOrderLR,
     FixedLR,
+    GeNLR,
+    PolyakLR,
     SafeguardedSecondOrderLR,
     SecondOrderLR,
+    adam_hd,
+    alig,
+    sgd_hd,
 )
 from .directions import AdamDirection, AveragedGradientDirection, GradientDirection
 
@@ -39,6 +47,24 @@ CONTROLLERS: dict[str, Entry] = {
                           "Newton with exact f', f'' (linear and logistic models only)"),
     "safeguarded": Entry(SafeguardedSecondOrderLR, ("eta", "eps", "delta", "average"),
                          "SafeguardedSecondOrderLR, beyond the paper (docs/safeguarded.md)"),
+    # the methods people pick instead (docs/compare.md)
+    "armijo": Entry(ArmijoLR, ("eta", "c", "backtrack", "gamma", "n_batches", "eta_max", "delta"),
+                    "stochastic Armijo line search (Vaswani et al. 2019)"),
+    "sps": Entry(PolyakLR, ("eta", "c", "smoothing", "gamma", "n_batches", "eta_max", "f_star",
+                            "delta"),
+                 "stochastic Polyak step, SPS (Loizou et al. 2021)"),
+    "alig": Entry(alig, ("eta", "eta_max", "delta", "n_batches"),
+                  "ALI-G without momentum (Berrada et al. 2020): SPS_max with c = 1"),
+    "gen": Entry(GeNLR, ("eta", "every", "smooth", "delta"),
+                 "GeN, a parabola through eta * {-1, 0, 1} (Bu & Xu 2024)"),
+    "sgd-hd": Entry(sgd_hd, ("eta", "alpha", "delta"),
+                    "SGD-HD (Baydin et al. 2018): first-order with alpha 1e-3"),
+    "adam-hd": Entry(adam_hd, ("eta", "alpha", "delta"),
+                     "Adam-HD (Baydin et al. 2018): first-order with alpha 1e-7; use with the "
+                     "adam direction"),
+    "dog": Entry(DoGLR, ("eta", "reps_rel"), "DoG, parameter-free (Ivgi et al. 2023)"),
+    "d-adapt": Entry(DAdaptSGDLR, ("eta", "d0", "scale", "growth_rate"),
+                     "D-Adaptation for SGD, parameter-free (Defazio & Mishchenko 2023)"),
 }
 
 DIRECTIONS: dict[str, Entry] = {

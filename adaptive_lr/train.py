@@ -102,6 +102,7 @@ def train_step(model, run: RunState, batch, validation=None) -> bool:
     w_next = sgd_step(run.w, eta, d)  # Eq. 1
     run.iteration += 1
     run.history.record_step(eta, out.loss, run.epoch + 1)
+    run.history.internals.append(dict(getattr(run.controller, "last_info", {})))
     if not (math.isfinite(out.loss) and np.all(np.isfinite(w_next))):
         what = "batch loss" if not math.isfinite(out.loss) else "weights"
         run.history.diverged = _divergence(run, what, run.epoch + 1)

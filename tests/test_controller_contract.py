@@ -25,11 +25,16 @@ from hypothesis import strategies as st
 
 from adaptive_lr import (
     AdamDirection,
+    ArmijoLR,
     AveragedGradientDirection,
+    DAdaptSGDLR,
+    DoGLR,
     ExactNewtonLR,
     FirstOrderLR,
     FixedLR,
+    GeNLR,
     GradientDirection,
+    PolyakLR,
     SafeguardedSecondOrderLR,
     SecondOrderLR,
 )
@@ -49,6 +54,12 @@ CONTROLLERS = [
     ("exact-newton", lambda: ExactNewtonLR(0.1), "derivatives"),
     ("safeguarded", lambda: SafeguardedSecondOrderLR(0.1), None),
     ("safeguarded-off", lambda: SafeguardedSecondOrderLR(0.1, **OFF), None),
+    ("armijo", lambda: ArmijoLR(0.1, n_batches=10), None),
+    ("sps", lambda: PolyakLR(0.1, n_batches=10), None),
+    ("sps-max", lambda: PolyakLR(0.1, smoothing="max", eta_max=1.0), None),
+    ("gen", lambda: GeNLR(0.1, every=2), None),
+    ("dog", lambda: DoGLR(0.1), "w"),
+    ("d-adapt", lambda: DAdaptSGDLR(0.1), None),
 ]
 IDS = [c[0] for c in CONTROLLERS]
 
@@ -63,6 +74,7 @@ class ScriptedProbe:
 
     def __init__(self, values, d, dtype=np.float64):
         self.values, self.i, self.d, self.dtype, self.asked = list(values), 0, d, dtype, False
+        self.w = np.zeros_like(np.asarray(d))  # the weights the line starts from (phi.w)
 
     def _next(self, k):
         out = [self.values[(self.i + j) % len(self.values)] for j in range(k)]

@@ -134,6 +134,8 @@ class LearningRateController:
 
     def __init__(self, eta, **state):
         self.state = self.State(lr=check_positive("eta", eta), **state)
+        #: The rule's internals of the last step (numbers and flags; not part of the state).
+        self.last_info: dict = {}
 
     @property
     def lr(self) -> float:

@@ -119,8 +119,9 @@ class FirstOrderLR(LearningRateController):
             if s.direction_prev.shape != grad.shape:
                 raise ValueError(f"grad has shape {grad.shape}, the previous step's direction "
                                  f"{s.direction_prev.shape}")
-            increment = first_order_increment(hypergradient(s.direction_prev, grad),
-                                              self.alpha)  # Eq. 8, 6
+            hyper = hypergradient(s.direction_prev, grad)  # Eq. 8
+            increment = first_order_increment(hyper, self.alpha)  # Eq. 6
+            self.last_info = {"hypergradient": hyper, "increment": increment}
             update = apply_increment(s.lr, increment, delta=self.delta,  # Eq. 20, 21, 19
                                      velocity=s.velocity, beta=self.beta)
         d = (check_gradient(phi.d, "phi.d", grad.shape) if isinstance(phi, DirectionalProbe)

@@ -214,6 +214,9 @@ class SafeguardedSecondOrderLR(LearningRateController):
         update = accept_rate(clipped, eta, self.delta)  # step 6, Eq. 19
         shorten = update.accepted and proposal.raises_loss and self.no_increasing_step
         used = update.lr if shorten else eta
+        self.last_info = {"F1": F1, "F2": F2, "candidate": proposal.candidate,
+                          "fallback": proposal.fallback, "clipped": clipped != proposal.candidate,
+                          "shortened": shorten}
         s = self.state
         self._advance(rejected=not update.accepted, lr=used, next_lr=update.lr,
                       n_fallback=s.n_fallback + proposal.fallback,

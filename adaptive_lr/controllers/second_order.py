@@ -7,7 +7,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arguments import check_choice
-from ..finite_diff import DELTA_RULES, newton_increment, probe_points
+from ..finite_diff import (
+    DELTA_RULES,
+    newton_denominator,
+    newton_increment,
+    newton_numerator,
+    probe_points,
+    smooth_denominator,
+    unpack,
+)
 from ..probe import evaluate_probe
 from .base import (
     LearningRateController,
@@ -27,6 +35,17 @@ def newton_step(eta: float, f1: float, f2: float) -> float:
     3.0
     """
     return eta - f1 / f2
+
+
+def newton_info(f, delta: float, rule: str) -> dict:
+    """The internals of one step of Eq. 16 / 18: its numerator ``f(eta+eps) - f(eta-eps)``,
+    its denominator before and after Eq. 17-18, and whether ``delta`` dominated it (more than
+    half of the smoothed denominator)."""
+    f_m2, f_m1, f0, f_p1, f_p2 = unpack(f)
+    den = newton_denominator(f_m2, f0, f_p2)
+    smoothed = smooth_denominator(den, delta, rule)
+    return {"numerator": newton_numerator(f_m1, f_p1), "denominator": den,
+            "smoothed": smoothed, "delta_dominates": smoothed != den and delta > abs(den)}
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,7 @@ class SecondOrderLR(LearningRateController):
         eta = self.state.next_lr
         f = evaluate_probe(phi, probe_points(eta, self.eps))  # Eq. 4 at the five points
         self.last_f, self.last_loss = f, float(f[2])
+        self.last_info = newton_info(f, self.delta, self.delta_rule)
         update = probe_update(  # Eq. 16 / 18, then Eq. 20, 21, 19
             eta, f, lambda f: newton_increment(f, self.eps, self.delta, self.delta_rule),
             delta=self.delta, velocity=self.state.velocity, beta=self.beta)
