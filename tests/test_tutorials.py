@@ -12,6 +12,7 @@ and is skipped, with the reason, when ``ADAPTIVE_LR_DATA`` does not hold it.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_notebook_is_a_lesson(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_in_a_kernel(path, tmp_path):
+def test_notebook_runs_in_a_kernel(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
@@ -74,6 +75,9 @@ def test_notebook_runs_in_a_kernel(path, tmp_path):
     reason = _missing_data(needs)
     if reason:
         pytest.skip(reason)
+    # the kernel inherits the environment: one BLAS thread, the safer setting on a shared 2-core
+    # machine (README, Benchmarks), unless the caller chose otherwise
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
