@@ -30,7 +30,7 @@ Prints one table per data set (rows: controllers; columns: initial rates eta0):
   loss spikes (a training loss more than 2x the previous iteration's), final losses, and for
   SecondOrderLR the share of steps in which ``delta`` exceeds 1% of the denominator of Eq. 16.
 * ``lenet``: LeNet-5 on the 4000/1000 CIFAR-10 subset, batch 32, ``--lenet-epochs`` epochs.
-* ``blobs``: 10 Gaussian classes in 50 dimensions (the synthetic data of tutorial 2), softmax
+* ``blobs``: 10 Gaussian classes in 50 dimensions (the synthetic data of notebook 7), softmax
   regression, batch 32, 3 epochs; no data files needed.
 
 Rows marked ``averaged`` step along :class:`~adaptive_lr.AveragedGradientDirection` (beta 0.9)
@@ -334,7 +334,7 @@ def mnist_data(n_val, seed):
 
 
 def blob_data():
-    """Tutorial 2's data: 10 Gaussian classes in 50 dimensions, 5000 training and 1000 test
+    """Notebook 7's data: 10 Gaussian classes in 50 dimensions, 5000 training and 1000 test
     points, 1000 of the training points held out for the validation probe."""
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(10, 50))
@@ -550,7 +550,7 @@ def main(argv=None):
             print(f"\nskipping the Boston table: data not found ({e})")
     if "blobs" in tables:
         classification_table(
-            "Tutorial 2's Gaussian classes (10 classes, 50 dimensions, 5000 train / 1000 test, "
+            "Notebook 7's Gaussian classes (10 classes, 50 dimensions, 5000 train / 1000 test, "
             "validation probe: 1000 held-out training points; batch 32, 3 epochs, float64, "
             f"seed {args.seed}); cells: test acc / final eta (last-tenth median)",
             LogisticRegression(50, 10), blob_data(), BLOB_ROWS,

@@ -38,8 +38,8 @@ def check_cache(cache, w, X_arg, X) -> None:
 
 
 def probe_params(W, D, c, names) -> dict[str, np.ndarray]:
-    """Parameters ``names`` at the probe points ``w - c[k] * d``: {name: (P, *shape)}, each a new
-    C-contiguous array (NumPy's stacked matmul hands BLAS only stacks of suitably strided
+    """Parameters ``names`` at the probe points ``w - c[k] * d``: ``{name: (P, *shape)}``, each a
+    new C-contiguous array (NumPy's stacked matmul hands BLAS only stacks of suitably strided
     matrices). ``W, D`` are the unflattened ``w, d``, ``c`` (P,) the step sizes.
     """
     return {

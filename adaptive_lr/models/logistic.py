@@ -23,7 +23,7 @@ from .base import (
     raise_if_inputs_not_finite,
 )
 
-#: Largest |exponent| a shared log-sum-exp shift may leave (exp(40) ~ 2e17: far from overflow,
+#: Largest ``|exponent|`` a shared log-sum-exp shift may leave (exp(40) ~ 2e17: far from overflow,
 #: and a column maximum of exp(-40) ~ 4e-18 is far from underflow).
 SHIFT_SPAN = 40.0
 
