@@ -35,7 +35,7 @@ import numpy as np
 from .arguments import TrainData, check_train_arguments
 from .checkpoint import restore_run, save_run
 from .directions import GradientDirection
-from .evaluation import evaluate, record_evaluation, report_progress
+from .evaluation import evaluate, record_evaluation, report_progress, report_steps
 from .history import History, TrainResult
 from .probe import Probe, validation_batch
 from .run_state import RunState, Streams
@@ -190,10 +190,12 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or epochs == 0:
             _checkpoint(checkpoint_path, run)
+    steps = 1 if batch_size is None else math.ceil(len(data.X) / batch_size)
     while not stop and run.epoch < epochs:
         t0 = time.perf_counter()
         finite = all(train_step(model, run, batch, data.validation)
-                     for batch in batches(data, batch_size, run.streams.shuffle))
+                     for batch in report_steps(progress, run, epochs, steps,
+                                               batches(data, batch_size, run.streams.shuffle)))
         run.train_time += time.perf_counter() - t0
         if not finite:
             break
@@ -209,8 +211,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
 
 def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> bool:
     """Evaluate, report, and ask the callback whether to stop."""
+    t0 = time.perf_counter()
     record_evaluation(run, model, data, run.epoch, eval_chunk)
-    report_progress(progress, run.epoch, epochs, run.history)
+    report_progress(progress, run.epoch, epochs, run.history, time.perf_counter() - t0)
     return bool(callback(run.epoch, run.history, run.w)) if callback is not None else False
 
 
