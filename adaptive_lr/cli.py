@@ -137,6 +137,13 @@ def decay(text: str) -> float:
     return value
 
 
+def folder_name(text: str) -> str:
+    """One folder name, no path (``--name``)."""
+    if text in ("", ".", "..") or "/" in text or "\\" in text:
+        raise argparse.ArgumentTypeError(f"expected a folder name (no '/' or '\\'), got {text!r}")
+    return text
+
+
 # --------------------------------------------------------------------------- shared options
 
 
@@ -269,7 +276,8 @@ def add_train(sub) -> Parser:
                    help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
     p.add_argument("--n-train", type=positive_int, help="use the first N training examples")
     p.add_argument("--n-test", type=positive_int, help="use the first N test examples")
-    p.add_argument("--name", default="train", help="subfolder of --out (default: train)")
+    p.add_argument("--name", type=folder_name, default="train",
+                   help="subfolder of --out (default: train)")
     _common(p)
     _checkpoints(p)
     p.set_defaults(run=cmd_train)

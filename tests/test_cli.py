@@ -68,6 +68,8 @@ def _subprocess(*argv, **kwargs):
      "argument --val-fraction: expected a number in (0, 1), got 1"),
     (["train", "--dataset", "boston", "--eta", "inf"], "expected a finite number > 0, got inf"),
     (["lr-find", "--dataset", "boston", "--average", "0.9"], "unrecognized arguments: --average"),
+    (["train", "--dataset", "boston", "--name", "/"], "argument --name: expected a folder name"),
+    (["train", "--dataset", "boston", "--name", ".."], "argument --name: expected a folder name"),
     ([], "required: COMMAND"),
 ])
 def test_bad_arguments_one_line_status_2(argv, expected, capsys):
