@@ -168,8 +168,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         A checkpoint of the same run (same model, controller and direction classes, dtype and
         data) to continue from; ``w0`` and ``seed`` are then taken from it.
     progress : file-like, optional
-        Receives a line per epoch (at most about 25 per run): loss, accuracy, eta and
-        elapsed training time.
+        Receives a line per epoch (at most about 25 per run): loss, accuracy, eta, elapsed
+        training time and the evaluation's time; and, within an epoch longer than 10 s, the
+        step reached (:func:`~adaptive_lr.evaluation.report_steps`).
 
     Returns
     -------
