@@ -1,20 +1,36 @@
 """The ``adaptive-lr`` command (also ``python -m adaptive_lr``).
 
 Subcommands: ``reproduce`` (the paper's experiments by name), ``train`` (the building blocks),
-``lr-find`` (the rate the adaptive method settles on) and ``list``; their code is in
-:mod:`adaptive_lr.commands`. Errors print one line, ``adaptive-lr: error: <message>``, and exit
-with status 2; argparse's own errors do the same.
+``lr-find`` (the rate the adaptive method settles on), ``download`` (the data sets) and
+``list``. Each has one function here that declares its options (``add_<name>``) and one in
+:mod:`adaptive_lr.commands` that runs it; a new subcommand adds one of each and a line to
+:data:`SUBCOMMANDS`.
+
+Errors print one line, ``adaptive-lr: error: <message>``, never a traceback (set
+``ADAPTIVE_LR_DEBUG=1`` to get the traceback instead). Exit status: 0 done; 1 the work failed
+(missing or corrupt data, an unusable checkpoint, a file that cannot be written, a diverged
+``train`` run); 2 a bad command line, from argparse or from options that do not fit together;
+130 interrupted (Ctrl-C); 141 the reader of the output went away (``adaptive-lr list | head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import sys
 
-from .commands import cmd_list, cmd_lr_find, cmd_reproduce, cmd_train
+from .commands import (
+    RunError,
+    UsageError,
+    cmd_download,
+    cmd_list,
+    cmd_lr_find,
+    cmd_reproduce,
+    cmd_train,
+)
 from .controllers.first_order import DERIVATIVES
-from .datasets import DataError
 from .experiments.build import DTYPES, MODELS
 from .experiments.data import DATASETS
 from .experiments.outputs import EPOCH_COLUMNS, ITERATION_COLUMNS
@@ -23,6 +39,10 @@ from .fast.chunks import raise_heap_thresholds
 from .registry import CONTROLLERS, DIRECTIONS
 
 PROG = "adaptive-lr"
+#: Set to 1 to let errors propagate with their traceback (for debugging).
+DEBUG_VAR = "ADAPTIVE_LR_DEBUG"
+BULLET = re.compile(r"^\s*- ")  # the list items of a multi-line message
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
 FILES_HELP = f"""\
 files written into OUT/NAME/:
   history_<run>.csv   one row per iteration: {", ".join(ITERATION_COLUMNS)}
@@ -35,46 +55,102 @@ files written into OUT/NAME/:
                       figures; legends <metric>_<run>, runs end in _basic or _adaptive
   checkpoint_<run>.npz  with --checkpoint-every (or --resume)
 """
+PROGRESS_HELP = """\
+progress (on stderr, silenced by --quiet): a line per epoch (at most about 25 per
+run) with the evaluation's numbers, the training time and the evaluation's time;
+within an epoch longer than 10 s, a line every 10 s (an overwriting line on a
+terminal) with the step, the mean batch loss so far and the time left.
+"""
 
 
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line: ``PROG: error: message (see --help)``."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _nonneg_int(text: str) -> int:
+# --------------------------------------------------------------------------- option types
+# argparse prefixes each message with the option's name: "argument --batch-size: expected ..."
+
+
+def _integer(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= {least}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {value}")
     return value
 
 
-def _pos_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def nonneg_int(text: str) -> int:
+    """An integer >= 0 (``--epochs``, ``--seed``)."""
+    return _integer(text, 0)
 
 
-def _pos_float(text: str) -> float:
+def positive_int(text: str) -> int:
+    """An integer >= 1 (``--batch-size``, ``--steps``, ``--checkpoint-every``, ...)."""
+    return _integer(text, 1)
+
+
+def _number(text: str, expected: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (rates, ``--eps``)."""
+    value = _number(text, "a finite number > 0")
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
+
+
+def nonneg_float(text: str) -> float:
+    """A finite number >= 0 (``--delta``)."""
+    value = _number(text, "a finite number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in the open interval (0, 1) (``--val-fraction``)."""
+    value = _number(text, "a number in (0, 1)")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text}")
+    return value
+
+
+def decay(text: str) -> float:
+    """A number in [0, 1) (``--beta``, ``--average``, ``--dropout``)."""
+    value = _number(text, "a number in [0, 1)")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def folder_name(text: str) -> str:
+    """One folder name, no path (``--name``)."""
+    if text in ("", ".", "..") or "/" in text or "\\" in text:
+        raise argparse.ArgumentTypeError(f"expected a folder name (no '/' or '\\'), got {text!r}")
+    return text
+
+
+# --------------------------------------------------------------------------- shared options
 
 
 def _common(p: Parser, out_default: str = "results") -> None:
     p.add_argument("--out", default=out_default, metavar="DIR",
                    help="output folder; files go to DIR/NAME/ (default: %(default)s)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
     p.add_argument("--dtype", choices=DTYPES, default="float64",
                    help="precision of weights and data (default: float64; see docs/design.md)")
     p.add_argument("--quick", action="store_true",
@@ -84,7 +160,7 @@ def _common(p: Parser, out_default: str = "results") -> None:
 
 
 def _checkpoints(p: Parser) -> None:
-    p.add_argument("--checkpoint-every", type=_pos_int, metavar="EPOCHS",
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="EPOCHS",
                    help="save weights, controller state and history every EPOCHS epochs "
                         "(at epoch ends, atomically) into OUT/NAME/checkpoint_<run>.npz")
     p.add_argument("--resume", action="store_true",
@@ -92,37 +168,44 @@ def _checkpoints(p: Parser) -> None:
                         "as an uninterrupted run with the same arguments)")
 
 
-def _hyper(p: Parser) -> None:
-    """The controllers' hyperparameters; unset ones take the controller's default."""
-    p.add_argument("--eps", type=_pos_float,
-                   help="finite-difference step (default: 1e-5, the paper's)")
-    p.add_argument("--delta", type=float,
-                   help="smoothing of Eq. 17-18 and floor of Eq. 19 (default: 1e-6)")
-    p.add_argument("--delta-rule", choices=("always", "if-zero"),
-                   help="add delta to every denominator (Eq. 18 as printed, default) or only "
-                        "when it is exactly zero (the authors' code)")
-    p.add_argument("--beta", type=float,
-                   help="momentum on the rate, Eq. 20-21 (default: 0; the paper tried 0.9)")
-    p.add_argument("--average", type=float,
-                   help="safeguarded: averaging of the derivative model, in [0, 1) (default: "
-                        "0.99; docs/safeguarded.md recommends 0.999)")
+#: The controllers' hyperparameters as options: (dest, flag type, help). Unset ones are None
+#: and take the controller's default; one that the controller does not take is an error.
+HYPER = {
+    "alpha": (positive_float, "meta learning rate of the first-order rule, Eq. 6 (needed by "
+                              "--controller first-order)"),
+    "derivative": (None, "first-order rule: f' from the next gradient (Eq. 8, default) or from "
+                         "the probe by Eq. 15 (with --probe-on validation: the held-out loss)"),
+    "eps": (positive_float, "finite-difference step (default: 1e-5, the paper's)"),
+    "delta": (nonneg_float, "smoothing of Eq. 17-18 and floor of Eq. 19 (default: 1e-6)"),
+    "delta_rule": (None, "add delta to every denominator (Eq. 18 as printed, default) or only "
+                         "when it is exactly zero (the authors' code)"),
+    "beta": (decay, "momentum on the rate, Eq. 20-21, in [0, 1) (default: 0; the paper tried "
+                    "0.9)"),
+    "average": (decay, "safeguarded: averaging of the derivative model, in [0, 1) (default: "
+                       "0.99; docs/safeguarded.md recommends 0.999)"),
+}
+CHOICES = {"derivative": DERIVATIVES, "delta_rule": ("always", "if-zero")}
 
 
-def build_parser() -> Parser:
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = Parser(
-        prog=PROG, formatter_class=fmt,
-        description="Faster gradient descent via an adaptive learning rate (Ravaut & Gorti):\n"
-                    "reproduce the paper's experiments, train, find a learning rate.",
-        epilog="examples:\n  adaptive-lr reproduce boston\n  adaptive-lr reproduce mnist "
-               "--quick\n  adaptive-lr train --dataset mnist --controller second-order "
-               "--eta 0.01 --epochs 2\n  adaptive-lr lr-find --dataset mnist\n"
-               "  adaptive-lr list\n\nrun 'adaptive-lr COMMAND --help' for a command's options")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _hyper(p: Parser, names) -> None:
+    """The options of the hyperparameters ``names`` (keys of :data:`HYPER`)."""
+    for name in names:
+        kind, text = HYPER[name]
+        flag = "--" + name.replace("_", "-")
+        if name in CHOICES:
+            p.add_argument(flag, choices=CHOICES[name], help=text)
+        else:
+            p.add_argument(flag, type=kind, metavar=name.upper(), help=text)
 
+
+# --------------------------------------------------------------------------- subcommands
+
+
+def add_reproduce(sub) -> Parser:
     names = ", ".join(EXPERIMENTS)
-    rep = sub.add_parser(
-        "reproduce", formatter_class=fmt, help="run one of the paper's experiments by name",
+    p = sub.add_parser(
+        "reproduce", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="run one of the paper's experiments by name",
         description=f"Run one of the paper's experiments with its hyperparameters and write\n"
                     f"CSV, JSON and PNG files. Experiments: {names}.",
         epilog="examples:\n  adaptive-lr reproduce boston            # Fig. 1-2, seconds\n"
@@ -130,22 +213,29 @@ def build_parser() -> Parser:
                "  adaptive-lr reproduce lenet --epochs 10 --checkpoint-every 1\n"
                "  adaptive-lr reproduce lenet --epochs 10 --resume   # after an interruption\n"
                "  adaptive-lr reproduce mnist --delta-rule if-zero   # the authors' reading\n\n"
-               + FILES_HELP + "\n'adaptive-lr list' shows every experiment and its sources.")
-    rep.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
-                     help=f"the experiment: {names}")
-    rep.add_argument("--epochs", type=_nonneg_int,
-                     help="override the experiment's number of epochs")
-    rep.add_argument("--delta-rule", choices=("always", "if-zero"),
-                     help="override the second-order runs' reading of Eq. 17-18 "
-                          "(default: the experiment's, 'always')")
-    rep.add_argument("--no-plots", action="store_true", help="write no figures")
-    _common(rep)
-    _checkpoints(rep)
+               + FILES_HELP + "\n" + PROGRESS_HELP
+               + "\n'adaptive-lr list' shows every experiment and its sources.")
+    p.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
+                   help=f"the experiment: {names}")
+    p.add_argument("--epochs", type=nonneg_int,
+                   help="override the experiment's number of epochs")
+    p.add_argument("--delta-rule", choices=CHOICES["delta_rule"],
+                   help="override the second-order runs' reading of Eq. 17-18 "
+                        "(default: the experiment's, 'always')")
+    p.add_argument("--no-plots", action="store_true", help="write no figures")
+    _common(p)
+    _checkpoints(p)
+    p.set_defaults(run=cmd_reproduce)
+    return p
 
-    tr = sub.add_parser(
-        "train", formatter_class=fmt, help="train one model with one controller",
+
+def add_train(sub) -> Parser:
+    p = sub.add_parser(
+        "train", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="train one model with one controller",
         description="Train a model with SGD (or Adam's direction) whose rate comes from a\n"
-                    "controller: the building blocks of the experiments.",
+                    "controller: the building blocks of the experiments. An option that does\n"
+                    "not apply to the chosen controller, model or probe is an error.",
         epilog="examples:\n"
                "  adaptive-lr train --dataset mnist --epochs 2       # second-order, batch 32\n"
                "  adaptive-lr train --dataset boston --controller exact-newton --eta 1e-2 "
@@ -157,41 +247,47 @@ def build_parser() -> Parser:
                "  adaptive-lr train --dataset mnist --probe-on validation --val-fraction 0.1\n"
                "  adaptive-lr train --dataset mnist --controller safeguarded --probe-on "
                "validation --direction averaged --epochs 3\n\n"
-               + FILES_HELP.replace("NAME", "NAME (--name, default train)"))
-    tr.add_argument("--dataset", choices=DATASETS, required=True)
-    tr.add_argument("--model", choices=MODELS,
-                    help="default: linear for boston, logistic for mnist, lenet for cifar10")
-    tr.add_argument("--controller", choices=list(CONTROLLERS), default="second-order",
-                    help="learning-rate rule (default: second-order): "
-                         + "; ".join(f"{k}: {e.summary}" for k, e in CONTROLLERS.items()))
-    tr.add_argument("--eta", type=_pos_float, default=0.01,
-                    help="initial (or fixed) learning rate (default: 0.01)")
-    tr.add_argument("--alpha", type=float, default=None,
-                    help="meta learning rate of the first-order rule, Eq. 6")
-    tr.add_argument("--derivative", choices=DERIVATIVES,
-                    help="first-order rule: f' from the next gradient (Eq. 8, default) or from "
-                         "the probe by Eq. 15 (with --probe-on validation: the held-out loss)")
-    _hyper(tr)
-    tr.add_argument("--direction", choices=list(DIRECTIONS), default="gradient",
-                    help="step direction (default: gradient): "
-                         + "; ".join(f"{k}: {e.summary}" for k, e in DIRECTIONS.items()))
-    tr.add_argument("--epochs", type=_nonneg_int, default=1, help="default: 1")
-    tr.add_argument("--batch-size", type=_pos_int, default=None,
-                    help="mini-batch size (default: the data set's experiment: the full "
-                         "batch for boston, 32 for mnist and cifar10)")
-    tr.add_argument("--probe-on", choices=("train", "validation"), default="train",
-                    help="batch the probe evaluates (validation: Sec. 5.3)")
-    tr.add_argument("--val-fraction", type=float, default=0.1,
-                    help="training fraction held out for --probe-on validation (default: 0.1)")
-    tr.add_argument("--dropout", type=float, default=0.5, help="LeNet's dropout (default 0.5)")
-    tr.add_argument("--n-train", type=_pos_int, help="use the first N training examples")
-    tr.add_argument("--n-test", type=_pos_int, help="use the first N test examples")
-    tr.add_argument("--name", default="train", help="subfolder of --out (default: train)")
-    _common(tr)
-    _checkpoints(tr)
+               "exit status 1 if the run diverges (its files are still written).\n\n"
+               + FILES_HELP.replace("NAME", "NAME (--name, default train)") + "\n"
+               + PROGRESS_HELP)
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--model", choices=MODELS,
+                   help="default: linear for boston, logistic for mnist, lenet for cifar10")
+    p.add_argument("--controller", choices=list(CONTROLLERS), default="second-order",
+                   help="learning-rate rule (default: second-order): "
+                        + "; ".join(f"{k}: {e.summary}" for k, e in CONTROLLERS.items()))
+    p.add_argument("--eta", type=positive_float, default=0.01,
+                   help="initial (or fixed) learning rate (default: 0.01)")
+    _hyper(p, HYPER)
+    p.add_argument("--direction", choices=list(DIRECTIONS), default="gradient",
+                   help="step direction (default: gradient): "
+                        + "; ".join(f"{k}: {e.summary}" for k, e in DIRECTIONS.items()))
+    p.add_argument("--epochs", type=nonneg_int, default=1, help="default: 1")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="mini-batch size (default: the data set's experiment: the full "
+                        "batch for boston, 32 for mnist and cifar10)")
+    p.add_argument("--probe-on", choices=("train", "validation"), default="train",
+                   help="batch the probe evaluates (validation: Sec. 5.3; only for "
+                        "controllers that evaluate the probe)")
+    p.add_argument("--val-fraction", type=fraction, default=None,
+                   help="training fraction held out for --probe-on validation, in (0, 1) "
+                        "(default: 0.1)")
+    p.add_argument("--dropout", type=decay, default=None,
+                   help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
+    p.add_argument("--n-train", type=positive_int, help="use the first N training examples")
+    p.add_argument("--n-test", type=positive_int, help="use the first N test examples")
+    p.add_argument("--name", type=folder_name, default="train",
+                   help="subfolder of --out (default: train)")
+    _common(p)
+    _checkpoints(p)
+    p.set_defaults(run=cmd_train)
+    return p
 
-    lf = sub.add_parser(
-        "lr-find", formatter_class=fmt, help="print the rate the adaptive method settles on",
+
+def add_lr_find(sub) -> Parser:
+    p = sub.add_parser(
+        "lr-find", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="print the rate the adaptive method settles on",
         description="Run the second-order method for a short while and print the learning\n"
                     "rate it settles on (the median over the last fifth of the steps), as the\n"
                     "paper's conclusion proposes; the curve goes to OUT/lr-find/lr_find.png.\n"
@@ -199,54 +295,56 @@ def build_parser() -> Parser:
                     "a fixed rate: see REPRODUCTION.md.",
         epilog="examples:\n  adaptive-lr lr-find --dataset mnist\n"
                "  adaptive-lr lr-find --dataset boston --eta 1e-2 --steps 300\n"
-               "  adaptive-lr lr-find --dataset cifar10 --steps 400 --batch-size 32")
-    lf.add_argument("--dataset", choices=DATASETS, required=True)
-    lf.add_argument("--model", choices=MODELS, help="default: as for train")
-    lf.add_argument("--eta", type=_pos_float, default=0.01, help="initial rate (default 0.01)")
-    lf.add_argument("--steps", type=_pos_int, default=500,
-                    help="at least this many steps, in whole epochs (default: 500)")
-    lf.add_argument("--batch-size", type=_pos_int, default=32,
-                    help="mini-batch size (default: 32; boston uses the full batch)")
-    lf.add_argument("--dropout", type=float, default=0.5, help="LeNet's dropout (default 0.5)")
-    _hyper(lf)
-    _common(lf)
-
-    sub.add_parser("list", help="list the experiments, with the paper's figures and sources",
-                   description="List the experiments of 'reproduce' and where each value "
-                               "comes from.")
-    add_compare_parser(sub)
-    return parser
-
-
-COMMANDS = {"reproduce": cmd_reproduce, "train": cmd_train, "lr-find": cmd_lr_find,
-            "list": cmd_list, "compare": lambda args: args.run(args)}
+               "  adaptive-lr lr-find --dataset cifar10 --steps 400 --batch-size 32\n\n"
+               "exit status 1 if the run diverges.")
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--model", choices=MODELS, help="default: as for train")
+    p.add_argument("--eta", type=positive_float, default=0.01,
+                   help="initial rate (default 0.01)")
+    p.add_argument("--steps", type=positive_int, default=500,
+                   help="at least this many steps, in whole epochs (default: 500)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="mini-batch size (default: 32; the full batch for boston)")
+    p.add_argument("--dropout", type=decay, default=None,
+                   help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
+    _hyper(p, [n for n in HYPER if n in CONTROLLERS["second-order"].options])
+    _common(p)
+    p.set_defaults(run=cmd_lr_find)
+    return p
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (data errors list missing files on several)."""
-    text = " ".join(part.strip(" -") for part in str(exc).splitlines() if part.strip())
-    return text or type(exc).__name__
+def add_download(sub) -> Parser:
+    p = sub.add_parser(
+        "download", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="download and verify MNIST and CIFAR-10",
+        description="Download the data sets that are absent into the data folder\n"
+                    "($ADAPTIVE_LR_DATA, else ~/.cache/adaptive-lr), verify every file\n"
+                    "(MNIST: the sha256 of each payload; CIFAR-10: the md5 of the archive\n"
+                    "and the size of each file) and print where the files are. Files that\n"
+                    "are present are verified, not downloaded again. Boston Housing is\n"
+                    "bundled with the package.",
+        epilog="examples:\n  adaptive-lr download all\n"
+               "  ADAPTIVE_LR_DATA=/data/adaptive-lr adaptive-lr download mnist\n"
+               "  adaptive-lr download cifar10 --full   # even where the 4000/1000 subset is")
+    p.add_argument("name", choices=("mnist", "cifar10", "all"), metavar="NAME",
+                   help="mnist, cifar10 or all")
+    p.add_argument("--full", action="store_true",
+                   help="CIFAR-10: the official 50000/10000 files even where the folder holds "
+                        "the 4000/1000 subset (which the loaders read when it is the only one)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(run=cmd_download)
+    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # once per process: keep a step's large temporaries (full-batch logits, LeNet's unfolded
-    # input) in malloc's heap instead of page-faulting them afresh every step
-    raise_heap_thresholds()
-    try:
-        return COMMANDS[args.command](args)
-    except (ValueError, DataError, OSError) as exc:
-        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted (resume with --resume if checkpoints were on)",
-              file=sys.stderr)
-        return 130
+def add_list(sub) -> Parser:
+    p = sub.add_parser("list", help="list the experiments, with the paper's figures and sources",
+                       description="List the experiments of 'reproduce' and where each value "
+                                   "comes from.")
+    p.set_defaults(run=cmd_list)
+    return p
 
 
-def add_compare_parser(sub) -> None:
+def add_compare(sub) -> Parser:
     """The ``compare`` subcommand (:mod:`adaptive_lr.experiments.compare`)."""
     from .experiments.compare import METHODS, PROBLEMS, cmd_compare
 
@@ -265,15 +363,122 @@ def add_compare_parser(sub) -> None:
     p.add_argument("--methods", default=None,
                    help="comma-separated, among " + ", ".join(m.label for m in METHODS)
                         + " (default: all)")
-    p.add_argument("--epochs", type=_nonneg_int, help="override each problem's epochs")
+    p.add_argument("--epochs", type=nonneg_int, help="override each problem's epochs")
     p.add_argument("--no-plots", action="store_true", help="write no figures")
     p.add_argument("--out", default="results", metavar="DIR",
                    help="output folder; files go to DIR/compare/ (default: %(default)s)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
     p.add_argument("--quick", action="store_true",
                    help="subsets, fewer epochs and two initial rates: seconds")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(run=cmd_compare)
+    return p
+
+
+#: The subcommands, in the order of ``adaptive-lr --help``.
+SUBCOMMANDS = (add_reproduce, add_train, add_lr_find, add_compare, add_download, add_list)
+
+
+def package_version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adaptive-lr")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Faster gradient descent via an adaptive learning rate (Ravaut & Gorti):\n"
+                    "reproduce the paper's experiments, train, find a learning rate.",
+        epilog="examples:\n  adaptive-lr reproduce boston\n  adaptive-lr reproduce mnist "
+               "--quick\n  adaptive-lr train --dataset mnist --controller second-order "
+               "--eta 0.01 --epochs 2\n  adaptive-lr lr-find --dataset mnist\n"
+               "  adaptive-lr compare --quick\n  adaptive-lr download mnist\n  adaptive-lr list\n\n"
+               "exit status: 0 done, 1 the work failed (data, files, checkpoint, divergence),\n"
+               "2 bad command line, 130 interrupted; ADAPTIVE_LR_DEBUG=1 shows tracebacks.\n\n"
+               "run 'adaptive-lr COMMAND --help' for a command's options")
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (data errors list missing files on several)."""
+    parts = (BULLET.sub("", part).strip() for part in str(exc).splitlines())
+    text = " ".join(part for part in parts if part)
+    return text or type(exc).__name__
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _run(argv: list[str] | None, debug: bool) -> int:
+    args = build_parser().parse_args(argv)
+    # once per process: keep a step's large temporaries (full-batch logits, LeNet's unfolded
+    # input) in malloc's heap instead of page-faulting them afresh every step
+    raise_heap_thresholds()
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        raise  # main's business
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, UsageError):
+            _error(one_line(exc))
+            return EXIT_USAGE
+        if isinstance(exc, (RunError, ValueError, TypeError, OSError)):
+            # includes CheckpointError and DataError (ValueErrors) and DataNotFoundError
+            _error(one_line(exc))
+        elif isinstance(exc, MemoryError):
+            _error("out of memory (try a smaller --batch-size, --n-train or --dtype float32)")
+        else:
+            _error(f"internal error, a bug: {type(exc).__name__}: {one_line(exc)} (run with "
+                   f"{DEBUG_VAR}=1 for the traceback)")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{PROG}: interrupted (with --checkpoint-every, --resume continues from the last "
+              "checkpoint)", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _silence_broken_pipe() -> None:
+    """Point stdout and stderr at the null device, so that Python's final flush of what is
+    left in their buffers fails neither (as the Python documentation on SIGPIPE advises)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass  # not a real file (captured in a test): nothing is flushed to a pipe
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    argparse's errors, ``--help`` and ``--version`` raise ``SystemExit`` (status 2 or 0).
+    """
+    debug = os.environ.get(DEBUG_VAR, "") not in ("", "0")
+    try:
+        try:
+            return _run(argv, debug)
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # here, so that a closed pipe is noticed while we can act
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from .arguments import (
 )
 from .checkpoint import describe_run, restore_run, save_run
 from .directions import GradientDirection
-from .evaluation import evaluate, record_evaluation, report_progress
+from .evaluation import evaluate, record_evaluation, report_progress, report_steps
 from .history import History, TrainResult
 from .probe import Probe, validation_batch
 from .registry import DIRECTIONS, make_direction
@@ -276,8 +276,9 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         A checkpoint of the same run (same model, controller and direction classes, dtype and
         data) to continue from; ``w0`` and ``seed`` are then taken from it.
     progress : file-like, optional
-        Receives a line per epoch (at most about 25 per run): loss, accuracy, eta and
-        elapsed training time.
+        Receives a line per epoch (at most about 25 per run): loss, accuracy, eta, elapsed
+        training time and the evaluation's time; and, within an epoch longer than 10 s, the
+        step reached (:func:`~adaptive_lr.evaluation.report_steps`).
 
     Returns
     -------
@@ -316,10 +317,12 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
         stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if stop or epochs == 0:
             _checkpoint(checkpoint_path, run, settings)
+    steps = 1 if batch_size is None else math.ceil(len(data.X) / batch_size)
     while not stop and run.epoch < epochs:
         t0 = time.perf_counter()
         finite = all(train_step(model, run, batch, data.validation)
-                     for batch in batches(data, batch_size, run.streams.shuffle))
+                     for batch in report_steps(progress, run, epochs, steps,
+                                               batches(data, batch_size, run.streams.shuffle)))
         run.train_time += time.perf_counter() - t0
         if finite:
             run.epoch += 1
@@ -339,9 +342,10 @@ def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> b
     """Evaluate, report, and ask the callback whether to stop. A non-finite training loss is a
     divergence (``history.diverged``; no callback), except before training, where it is an
     error."""
+    t0 = time.perf_counter()
     with np.errstate(over="ignore"):  # an overflow is reported as a divergence below
         record_evaluation(run, model, data, run.epoch, eval_chunk)
-    report_progress(progress, run.epoch, epochs, run.history)
+    report_progress(progress, run.epoch, epochs, run.history, time.perf_counter() - t0)
     loss = run.history.train_loss[-1]
     if not math.isfinite(loss):
         if run.epoch == 0:

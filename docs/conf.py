@@ -36,6 +36,7 @@ PAGES = {
     "REPRODUCTION.md": "_generated/reproduction.md",
     "docs/design.md": "_generated/design.md",
     "docs/safeguarded.md": "_generated/safeguarded.md",
+    "docs/compare.md": "_generated/compare.md",
 }
 PAGES.update({f"tutorials/{p.name}": f"_generated/course/{p.name}"
               for p in sorted((ROOT / "tutorials").glob("*.ipynb"))})
@@ -51,6 +52,9 @@ def _rewrite_links(text: str, source: str) -> str:
         if re.match(r"[a-z]+:", target):
             return match.group(0)
         repo_path = os.path.normpath(Path(source).parent / target).replace(os.sep, "/")
+        if repo_path.startswith("docs/") and not repo_path.endswith((".md", ".ipynb")):
+            # a figure that lives in docs/: linked where it is, relative to the copy
+            return f"]({os.path.relpath(repo_path[len('docs/'):], here).replace(os.sep, '/')})"
         if repo_path not in PAGES:
             raise ValueError(f"{source} links to {target}, which is not a page of the site")
         return f"]({os.path.relpath(PAGES[repo_path], here).replace(os.sep, '/')}{anchor})"
@@ -116,7 +120,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
 ]
-exclude_patterns = ["_build", "design.md", "safeguarded.md", "**.ipynb_checkpoints",
+exclude_patterns = ["_build", "design.md", "safeguarded.md", "compare.md", "**.ipynb_checkpoints",
                     "jupyter_execute"]
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 

@@ -348,11 +348,22 @@ def replot(folder) -> list[Path]:
             for p in plot_problem(folder, name, prob, "accuracy" in prob["metric"])]
 
 def cmd_compare(args) -> int:
-    """``adaptive-lr compare``: run the comparison, print the table."""
+    """``adaptive-lr compare``: run the comparison, print the table (progress to stderr)."""
+    import sys
+
+    from ..commands import UsageError
+
     problems = tuple(p.strip() for p in args.problems.split(",") if p.strip())
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",")
                                                  if m.strip()]
-    log = None if args.quiet else (lambda line: print(line, flush=True))
+    unknown = [name for name in problems if name not in PROBLEMS]
+    if unknown or not problems:
+        raise UsageError(f"--problems: unknown {unknown}; choose among {', '.join(PROBLEMS)}")
+    labels = [m.label for m in METHODS]
+    if methods is not None and (not methods or set(methods) - set(labels)):
+        raise UsageError(f"--methods: unknown {sorted(set(methods) - set(labels))}; choose "
+                         f"among {', '.join(labels)}")
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     report = run_compare(problems, args.out, quick=args.quick, epochs=args.epochs,
                          seed=args.seed, methods=methods, plots=not args.no_plots, log=log)
     print(format_table(report))
