@@ -33,12 +33,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write, remove_stale_temporaries  # noqa: F401  (importable from here)
 from .history import SERIES, History
 from .probe import PassCounter
 from .run_state import STREAMS, RunState
@@ -63,22 +63,6 @@ class CheckpointError(ValueError):
 def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an uncompressed npz into an open binary file."""
     np.savez(handle, **arrays)
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the hidden ``.NAME.*.tmp`` files that killed writes of ``path`` left behind.
-
-    Two processes must not write one checkpoint at once (their runs would overwrite each
-    other's state anyway); under that rule every such file is garbage.
-    """
-    removed = []
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            stale.unlink()
-            removed.append(stale)
-        except FileNotFoundError:
-            pass
-    return removed
 
 
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> Path:
@@ -107,31 +91,8 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
             raise ValueError(f"checkpoint array {key!r} has dtype object (would need pickle)")
     payload = dict(arrays)
     payload[META_KEY] = np.array(json.dumps({"format": FORMAT_VERSION, **meta}))
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _write_npz(handle, payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable where the platform allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    return atomic_write(path, lambda handle: _write_npz(handle, payload), binary=True,
+                        durable=True)
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
