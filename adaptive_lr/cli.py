@@ -4,7 +4,8 @@ Subcommands: ``reproduce`` (the paper's experiments by name), ``train`` (the bui
 ``lr-find`` (the rate the adaptive method settles on), ``download`` (the data sets) and
 ``list``. Each has one function here that declares its options (``add_<name>``) and one in
 :mod:`adaptive_lr.commands` that runs it; a new subcommand adds one of each and a line to
-:data:`SUBCOMMANDS`.
+:data:`SUBCOMMANDS`. The option types and the options several subcommands share are in
+:mod:`adaptive_lr.cli_options`.
 
 Errors print one line, ``adaptive-lr: error: <message>``, never a traceback (set
 ``ADAPTIVE_LR_DEBUG=1`` to get the traceback instead). Exit status: 0 done; 1 the work failed
@@ -16,11 +17,31 @@ Errors print one line, ``adaptive-lr: error: <message>``, never a traceback (set
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import sys
 
+from .cli_options import (  # noqa: F401  (the option types, importable from here as before)
+    CHOICES,
+    FILES_HELP,
+    HYPER,
+    PROGRESS_HELP,
+    add_batch_size,
+    add_checkpoints,
+    add_common,
+    add_data,
+    add_dropout,
+    add_eta,
+    add_hyper,
+    add_quiet,
+    decay,
+    folder_name,
+    fraction,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from .commands import (
     RunError,
     UsageError,
@@ -30,10 +51,6 @@ from .commands import (
     cmd_reproduce,
     cmd_train,
 )
-from .controllers.first_order import DERIVATIVES
-from .experiments.build import DTYPES, MODELS
-from .experiments.data import DATASETS
-from .experiments.outputs import EPOCH_COLUMNS, ITERATION_COLUMNS
 from .experiments.registry import EXPERIMENTS
 from .fast.chunks import raise_heap_thresholds
 from .registry import CONTROLLERS, DIRECTIONS
@@ -43,26 +60,6 @@ PROG = "adaptive-lr"
 DEBUG_VAR = "ADAPTIVE_LR_DEBUG"
 BULLET = re.compile(r"^\s*- ")  # the list items of a multi-line message
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
-FILES_HELP = f"""\
-files written into OUT/NAME/:
-  history_<run>.csv   one row per iteration: {", ".join(ITERATION_COLUMNS)}
-  epochs_<run>.csv    one row per epoch (0 = before training):
-                      {", ".join(EPOCH_COLUMNS)}
-                      (lr: the rate of the epoch's last step; time: seconds of
-                      training, evaluations excluded; empty cell = n/a)
-  history.json        all runs: hyperparameters and their sources, data, histories, summary
-  loss.png, accuracy.png, lr.png, loss_time.png
-                      figures; legends <metric>_<run>, runs end in _basic or _adaptive
-  checkpoint_<run>.npz  with --checkpoint-every (or --resume)
-"""
-PROGRESS_HELP = """\
-progress (on stderr, silenced by --quiet): a line per epoch (at most about 25 per
-run) with the evaluation's numbers, the training time and the evaluation's time;
-within an epoch longer than 10 s, a line every 10 s (an overwriting line on a
-terminal) with the step, the mean batch loss so far and the time left.
-"""
-
-
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line: ``PROG: error: message (see --help)``."""
 
@@ -70,141 +67,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-# --------------------------------------------------------------------------- option types
-# argparse prefixes each message with the option's name: "argument --batch-size: expected ..."
-
-
-def _integer(text: str, least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= {least}, got {text!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {value}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    """An integer >= 0 (``--epochs``, ``--seed``)."""
-    return _integer(text, 0)
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1 (``--batch-size``, ``--steps``, ``--checkpoint-every``, ...)."""
-    return _integer(text, 1)
-
-
-def _number(text: str, expected: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (rates, ``--eps``)."""
-    value = _number(text, "a finite number > 0")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
-
-
-def nonneg_float(text: str) -> float:
-    """A finite number >= 0 (``--delta``)."""
-    value = _number(text, "a finite number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in the open interval (0, 1) (``--val-fraction``)."""
-    value = _number(text, "a number in (0, 1)")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text}")
-    return value
-
-
-def decay(text: str) -> float:
-    """A number in [0, 1) (``--beta``, ``--average``, ``--dropout``)."""
-    value = _number(text, "a number in [0, 1)")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
-
-
-def folder_name(text: str) -> str:
-    """One folder name, no path (``--name``)."""
-    if text in ("", ".", "..") or "/" in text or "\\" in text:
-        raise argparse.ArgumentTypeError(f"expected a folder name (no '/' or '\\'), got {text!r}")
-    return text
-
-
-# --------------------------------------------------------------------------- shared options
-
-
-def _common(p: Parser, out_default: str = "results") -> None:
-    p.add_argument("--out", default=out_default, metavar="DIR",
-                   help="output folder; files go to DIR/NAME/ (default: %(default)s)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
-    p.add_argument("--dtype", choices=DTYPES, default="float64",
-                   help="precision of weights and data (default: float64; see docs/design.md)")
-    p.add_argument("--quick", action="store_true",
-                   help="reduced version: a subset and fewer epochs; uses a labelled synthetic "
-                        "stand-in when the real data files are absent")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
-def _checkpoints(p: Parser) -> None:
-    p.add_argument("--checkpoint-every", type=positive_int, metavar="EPOCHS",
-                   help="save weights, controller state and history every EPOCHS epochs "
-                        "(at epoch ends, atomically) into OUT/NAME/checkpoint_<run>.npz")
-    p.add_argument("--resume", action="store_true",
-                   help="continue each run from its checkpoint (bit for bit the same result "
-                        "as an uninterrupted run with the same arguments)")
-
-
-#: The controllers' hyperparameters as options: (dest, flag type, help). Unset ones are None
-#: and take the controller's default; one that the controller does not take is an error.
-HYPER = {
-    "alpha": (positive_float, "meta learning rate of the first-order rule, Eq. 6 (needed by "
-                              "--controller first-order)"),
-    "derivative": (None, "first-order rule: f' from the next gradient (Eq. 8, default) or from "
-                         "the probe by Eq. 15 (with --probe-on validation: the held-out loss)"),
-    "eps": (positive_float, "finite-difference step (default: 1e-5, the paper's)"),
-    "delta": (nonneg_float, "smoothing of Eq. 17-18 and floor of Eq. 19 (default: 1e-6)"),
-    "delta_rule": (None, "add delta to every denominator (Eq. 18 as printed, default) or only "
-                         "when it is exactly zero (the authors' code)"),
-    "beta": (decay, "momentum on the rate, Eq. 20-21, in [0, 1) (default: 0; the paper tried "
-                    "0.9)"),
-    "average": (decay, "safeguarded: averaging of the derivative model, in [0, 1) (default: "
-                       "0.99; docs/safeguarded.md recommends 0.999)"),
-}
-CHOICES = {"derivative": DERIVATIVES, "delta_rule": ("always", "if-zero")}
-
-
-def _hyper(p: Parser, names) -> None:
-    """The options of the hyperparameters ``names`` (keys of :data:`HYPER`)."""
-    for name in names:
-        kind, text = HYPER[name]
-        flag = "--" + name.replace("_", "-")
-        if name in CHOICES:
-            p.add_argument(flag, choices=CHOICES[name], help=text)
-        else:
-            p.add_argument(flag, type=kind, metavar=name.upper(), help=text)
-
-
 # --------------------------------------------------------------------------- subcommands
+
+
+def _subcommand(sub, name: str, run, **texts) -> Parser:
+    """The parser of subcommand ``name``, run by ``run``; ``texts``: its help, description and
+    epilog (printed as written)."""
+    p = sub.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
+    p.set_defaults(run=run)
+    return p
 
 
 def add_reproduce(sub) -> Parser:
     names = ", ".join(EXPERIMENTS)
-    p = sub.add_parser(
-        "reproduce", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "reproduce", cmd_reproduce,
         help="run one of the paper's experiments by name",
         description=f"Run one of the paper's experiments with its hyperparameters and write\n"
                     f"CSV, JSON and PNG files. Experiments: {names}.",
@@ -223,15 +100,14 @@ def add_reproduce(sub) -> Parser:
                    help="override the second-order runs' reading of Eq. 17-18 "
                         "(default: the experiment's, 'always')")
     p.add_argument("--no-plots", action="store_true", help="write no figures")
-    _common(p)
-    _checkpoints(p)
-    p.set_defaults(run=cmd_reproduce)
+    add_common(p)
+    add_checkpoints(p)
     return p
 
 
 def add_train(sub) -> Parser:
-    p = sub.add_parser(
-        "train", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "train", cmd_train,
         help="train one model with one controller",
         description="Train a model with SGD (or Adam's direction) whose rate comes from a\n"
                     "controller: the building blocks of the experiments. An option that does\n"
@@ -250,43 +126,37 @@ def add_train(sub) -> Parser:
                "exit status 1 if the run diverges (its files are still written).\n\n"
                + FILES_HELP.replace("NAME", "NAME (--name, default train)") + "\n"
                + PROGRESS_HELP)
-    p.add_argument("--dataset", choices=DATASETS, required=True)
-    p.add_argument("--model", choices=MODELS,
-                   help="default: linear for boston, logistic for mnist, lenet for cifar10")
+    add_data(p, model_help="default: linear for boston, logistic for mnist, lenet for cifar10")
     p.add_argument("--controller", choices=list(CONTROLLERS), default="second-order",
                    help="learning-rate rule (default: second-order): "
                         + "; ".join(f"{k}: {e.summary}" for k, e in CONTROLLERS.items()))
-    p.add_argument("--eta", type=positive_float, default=0.01,
-                   help="initial (or fixed) learning rate (default: 0.01)")
-    _hyper(p, HYPER)
+    add_eta(p, help="initial (or fixed) learning rate (default: 0.01)")
+    add_hyper(p, HYPER)
     p.add_argument("--direction", choices=list(DIRECTIONS), default="gradient",
                    help="step direction (default: gradient): "
                         + "; ".join(f"{k}: {e.summary}" for k, e in DIRECTIONS.items()))
     p.add_argument("--epochs", type=nonneg_int, default=1, help="default: 1")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="mini-batch size (default: the data set's experiment: the full "
-                        "batch for boston, 32 for mnist and cifar10)")
+    add_batch_size(p, help="mini-batch size (default: the data set's experiment: the full "
+                           "batch for boston, 32 for mnist and cifar10)")
     p.add_argument("--probe-on", choices=("train", "validation"), default="train",
                    help="batch the probe evaluates (validation: Sec. 5.3; only for "
                         "controllers that evaluate the probe)")
     p.add_argument("--val-fraction", type=fraction, default=None,
                    help="training fraction held out for --probe-on validation, in (0, 1) "
                         "(default: 0.1)")
-    p.add_argument("--dropout", type=decay, default=None,
-                   help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
+    add_dropout(p)
     p.add_argument("--n-train", type=positive_int, help="use the first N training examples")
     p.add_argument("--n-test", type=positive_int, help="use the first N test examples")
     p.add_argument("--name", type=folder_name, default="train",
                    help="subfolder of --out (default: train)")
-    _common(p)
-    _checkpoints(p)
-    p.set_defaults(run=cmd_train)
+    add_common(p)
+    add_checkpoints(p)
     return p
 
 
 def add_lr_find(sub) -> Parser:
-    p = sub.add_parser(
-        "lr-find", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "lr-find", cmd_lr_find,
         help="print the rate the adaptive method settles on",
         description="Run the second-order method for a short while and print the learning\n"
                     "rate it settles on (the median over the last fifth of the steps), as the\n"
@@ -297,25 +167,20 @@ def add_lr_find(sub) -> Parser:
                "  adaptive-lr lr-find --dataset boston --eta 1e-2 --steps 300\n"
                "  adaptive-lr lr-find --dataset cifar10 --steps 400 --batch-size 32\n\n"
                "exit status 1 if the run diverges.")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
-    p.add_argument("--model", choices=MODELS, help="default: as for train")
-    p.add_argument("--eta", type=positive_float, default=0.01,
-                   help="initial rate (default 0.01)")
+    add_data(p, model_help="default: as for train")
+    add_eta(p, help="initial rate (default 0.01)")
     p.add_argument("--steps", type=positive_int, default=500,
                    help="at least this many steps, in whole epochs (default: 500)")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="mini-batch size (default: 32; the full batch for boston)")
-    p.add_argument("--dropout", type=decay, default=None,
-                   help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
-    _hyper(p, [n for n in HYPER if n in CONTROLLERS["second-order"].options])
-    _common(p)
-    p.set_defaults(run=cmd_lr_find)
+    add_batch_size(p, help="mini-batch size (default: 32; the full batch for boston)")
+    add_dropout(p)
+    add_hyper(p, [n for n in HYPER if n in CONTROLLERS["second-order"].options])
+    add_common(p)
     return p
 
 
 def add_download(sub) -> Parser:
-    p = sub.add_parser(
-        "download", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "download", cmd_download,
         help="download and verify MNIST and CIFAR-10",
         description="Download the data sets that are absent into the data folder\n"
                     "($ADAPTIVE_LR_DATA, else ~/.cache/adaptive-lr), verify every file\n"
@@ -331,8 +196,7 @@ def add_download(sub) -> Parser:
     p.add_argument("--full", action="store_true",
                    help="CIFAR-10: the official 50000/10000 files even where the folder holds "
                         "the 4000/1000 subset (which the loaders read when it is the only one)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(run=cmd_download)
+    add_quiet(p)
     return p
 
 
@@ -348,8 +212,8 @@ def add_compare(sub) -> Parser:
     """The ``compare`` subcommand (:mod:`adaptive_lr.experiments.compare`)."""
     from .experiments.compare import METHODS, PROBLEMS, cmd_compare
 
-    p = sub.add_parser(
-        "compare", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "compare", cmd_compare,
         help="the paper's rules against the step-size methods people pick instead",
         description="Run the paper's rules, SafeguardedSecondOrderLR, a fixed rate and the\n"
                     "methods people pick instead (Armijo line search, SPS, GeN, SGD-HD, DoG,\n"
@@ -365,13 +229,8 @@ def add_compare(sub) -> Parser:
                         + " (default: all)")
     p.add_argument("--epochs", type=nonneg_int, help="override each problem's epochs")
     p.add_argument("--no-plots", action="store_true", help="write no figures")
-    p.add_argument("--out", default="results", metavar="DIR",
-                   help="output folder; files go to DIR/compare/ (default: %(default)s)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
-    p.add_argument("--quick", action="store_true",
-                   help="subsets, fewer epochs and two initial rates: seconds")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(run=cmd_compare)
+    add_common(p, folder="compare", dtype=False,
+               quick_help="subsets, fewer epochs and two initial rates: seconds")
     return p
 
 

@@ -16,12 +16,9 @@ Every source of randomness has its own stream, spawned from the seed
 and a run that differs only in its probe differs in nothing else.
 
 Divergence: a step whose batch loss or new weights are not finite is not applied, and an epoch
-whose evaluation gives a non-finite training loss (an overflow in the mean of finite batch
-losses, or weights that the last step made too large) ends the run too. The run stops, says so
-in ``history.diverged`` (naming the iteration and the rate) and returns the last weights whose
-loss was evaluated finite: those of the last finite batch loss if the training loss at them is
-finite too (one extra evaluation, made only then), else those of the last finite epoch
-evaluation. ``history.kept_iteration`` says after how many updates they were reached.
+whose training loss is not finite ends the run too; the run stops, says so in
+``history.diverged`` and returns the last weights whose loss was evaluated finite
+(:mod:`adaptive_lr.divergence`).
 
 Checkpoints (:mod:`adaptive_lr.checkpoint`) are taken at *epoch boundaries*, after the epoch's
 evaluation: every ``checkpoint_every`` epochs, after the last epoch and when a callback stops the
@@ -51,6 +48,7 @@ from .arguments import (
 )
 from .checkpoint import describe_run, restore_run, save_run
 from .directions import GradientDirection
+from .divergence import describe_divergence, keep_last_finite
 from .evaluation import evaluate, record_evaluation, report_progress, report_steps
 from .history import History, TrainResult
 from .probe import Probe, validation_batch
@@ -105,7 +103,7 @@ def train_step(model, run: RunState, batch, validation=None) -> bool:
     run.history.internals.append(dict(getattr(run.controller, "last_info", {})))
     if not (math.isfinite(out.loss) and np.all(np.isfinite(w_next))):
         what = "batch loss" if not math.isfinite(out.loss) else "weights"
-        run.history.diverged = _divergence(run, what, run.epoch + 1)
+        run.history.diverged = describe_divergence(run, what, run.epoch + 1)
         return False
     run.w, run.model_state = w_next, out.state
     return True
@@ -129,31 +127,6 @@ def check_rate(eta, controller) -> float:
         raise ValueError(f"controller.step must return a finite learning rate >= 0; "
                          f"{type(controller).__name__} returned {describe(eta)}")
     return float(eta)
-
-
-def _divergence(run: RunState, what: str, epoch: int) -> str:
-    lr = run.history.lr
-    before = f" (the step before used {lr[-2]:.6g})" if len(lr) > 1 else ""
-    return (f"diverged at iteration {run.iteration} (epoch {epoch}): the {what} became "
-            f"non-finite with learning rate {lr[-1]:.6g}{before}")
-
-
-def _keep_last_finite(run: RunState, model, data: TrainData, eval_chunk) -> None:
-    """After a divergence: back to the last weights whose loss was evaluated finite, the last
-    finite batch loss's if the training loss there is finite, else the last finite
-    evaluation's (module docstring); ``history`` says which."""
-    kept, batch = run.evaluated, run.finite
-    if batch is not None and batch.iteration > kept.iteration:
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss, _ = evaluate(model, batch.w, data.X, data.y, eval_chunk,
-                               state=batch.model_state)
-        if math.isfinite(loss):
-            kept = Kept(batch.w, batch.model_state, batch.iteration, loss)
-    run.w, run.model_state = kept.w, kept.model_state
-    hist = run.history
-    hist.kept_iteration = kept.iteration
-    hist.diverged += (f"; kept the last finite weights, those after iteration {kept.iteration} "
-                      f"(training loss {kept.loss:.6g})")
 
 
 def batches(data: TrainData, batch_size: int | None, rng: np.random.Generator):
@@ -328,7 +301,7 @@ def train(model, controller, X, y, *, epochs: int = 1, batch_size: int | None = 
             run.epoch += 1
             stop = _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress)
         if run.history.diverged is not None:  # no checkpoint: the last one is finite
-            _keep_last_finite(run, model, data, eval_chunk)
+            keep_last_finite(run, model, data, eval_chunk)
             break
         if stop or run.epoch == epochs or run.epoch % checkpoint_every == 0:
             _checkpoint(checkpoint_path, run, settings)
@@ -351,7 +324,7 @@ def _end_of_epoch(run, model, data, epochs, eval_chunk, callback, progress) -> b
         if run.epoch == 0:
             raise ValueError(f"the training loss at the initial weights is {loss}: there are "
                              f"no finite weights to start from (scale X, or give a smaller w0)")
-        run.history.diverged = _divergence(run, "training loss", run.epoch)
+        run.history.diverged = describe_divergence(run, "training loss", run.epoch)
         return True
     run.evaluated = Kept(run.w, run.model_state, run.iteration, loss)
     return bool(callback(run.epoch, run.history, run.w)) if callback is not None else False

@@ -28,6 +28,7 @@ GENERATED = DOCS / "_generated"
 sys.path.insert(0, str(ROOT))
 
 import adaptive_lr  # noqa: E402
+from tutorials.notebook_data import missing_data, needs_data  # noqa: E402
 
 # repository path -> path of its copy inside docs/
 PAGES = {
@@ -81,17 +82,6 @@ def _copy_pages() -> None:
         out.write_text(text)
 
 
-def _missing_data(names) -> str | None:
-    from adaptive_lr.datasets import DataNotFoundError, load_mnist, locate_cifar10
-
-    for name in names:
-        try:
-            load_mnist() if name == "mnist" else locate_cifar10()
-        except DataNotFoundError:
-            return f"{name} not found (set ADAPTIVE_LR_DATA)"
-    return None
-
-
 def _not_executable() -> list[str]:
     """The notebooks whose data is missing: shown with their committed outputs."""
     import json
@@ -99,8 +89,7 @@ def _not_executable() -> list[str]:
     skipped = []
     for source, target in PAGES.items():
         if source.endswith(".ipynb"):
-            meta = json.loads((ROOT / source).read_text()).get("metadata", {})
-            reason = _missing_data(meta.get("adaptive_lr", {}).get("needs_data", []))
+            reason = missing_data(needs_data(json.loads((ROOT / source).read_text())))
             if reason:
                 print(f"docs: {source} is not executed, {reason}; its committed outputs are shown")
                 skipped.append(target)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tutorials.notebook_data import missing_data, needs_data
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds; each notebook takes well under 60 s on 2 cores
@@ -25,17 +27,6 @@ MAX_BYTES = 1_500_000
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-def _missing_data(names) -> str | None:
-    from adaptive_lr.datasets import DataNotFoundError, load_mnist, locate_cifar10
-
-    for name in names:
-        try:
-            load_mnist() if name == "mnist" else locate_cifar10()
-        except DataNotFoundError:
-            return f"{name} not found (set ADAPTIVE_LR_DATA)"
-    return None
 
 
 def test_there_are_tutorials():
@@ -71,8 +62,7 @@ def test_notebook_runs_in_a_kernel(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    needs = _load(path).get("metadata", {}).get("adaptive_lr", {}).get("needs_data", [])
-    reason = _missing_data(needs)
+    reason = missing_data(needs_data(_load(path)))
     if reason:
         pytest.skip(reason)
     # the kernel inherits the environment: one BLAS thread, the safer setting on a shared 2-core

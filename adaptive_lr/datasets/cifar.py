@@ -12,22 +12,13 @@ Layouts in the data folder::
             batches.meta.txt                     ("subset": the first 4000 / 1000 records)
     cifar100/cifar-100-binary/train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt
 
-Checksums of the extracted files. The CIFAR page publishes only the md5 of each archive, so the
-sha256 of every ``.bin`` file is taken from the md5-verified archive itself, member by member
-(:func:`record_checksums`), and written to ``SHA256SUMS`` beside the files: when the archive is
-downloaded and extracted, or, for files extracted by hand, the first time they are loaded while
-the archive sits in the data folder. ``load_cifar10`` and ``load_cifar100`` then verify every file
-they read against it: a file of the right size with changed pixels is refused. Files with
-neither a ``SHA256SUMS`` nor the archive beside them (such as the 4000/1000 subset, which no
-published checksum covers) are checked for their size and labels only.
+Checksums of the extracted files: every file read is verified against the sha256 recorded from
+the md5-verified archive, where one is (:mod:`adaptive_lr.datasets.cifar_checksums`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,11 +26,15 @@ import numpy as np
 
 from .cache import DataError, DataNotFoundError, path_of_env
 from .cache import data_dir as resolve_data_dir
-from .checksums import CHUNK, file_digest, verify_file
+from .cifar_checksums import (  # noqa: F401  (importable from here, as before)
+    CHECKSUMS,
+    checksums_for,
+    read_checksums,
+    record_checksums,
+    verify_checksums,
+)
 from .download import fetch, safe_extract_tar
 from .sources import SOURCES
-
-CHECKSUMS = "SHA256SUMS"
 
 PIXELS = 3 * 32 * 32
 CIFAR10_DIR = "cifar-10-batches-bin"
@@ -214,85 +209,9 @@ def locate_cifar10(
                    download, root)
 
 
-def record_checksums(archive: Path, folder: Path) -> dict[str, str]:
-    """Write ``folder/SHA256SUMS``: the sha256 of each regular file of ``archive`` under the
-    folder's name (``cifar-10-batches-bin/``), hashed from the archive's own bytes (not from the
-    extracted copies). ``archive`` must have been verified (:func:`~.download.fetch`). A folder
-    that cannot be written (read-only data) gets no file; the digests are returned either way.
-    """
-    lines = []
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                parts = Path(member.name).parts
-                if member.isfile() and len(parts) == 2 and parts[0] == folder.name:
-                    h = hashlib.sha256()
-                    with tar.extractfile(member) as f:
-                        while chunk := f.read(CHUNK):
-                            h.update(chunk)
-                    lines.append(f"{h.hexdigest()}  {parts[1]}\n")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{archive}: corrupt tar archive ({exc})") from exc
-    lines.sort(key=lambda line: line.split()[1])
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{CHECKSUMS}.", suffix=".tmp")
-    except OSError:  # read-only: verify now, record nothing
-        return {line.split()[1]: line.split()[0] for line in lines}
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.writelines(lines)
-        os.replace(tmp, folder / CHECKSUMS)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return {line.split()[1]: line.split()[0] for line in lines}
-
-
-def read_checksums(path: Path) -> dict[str, str]:
-    """``{file name: sha256}`` from a ``SHA256SUMS`` file (``sha256sum`` format)."""
-    out = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        parts = line.split()
-        if len(parts) != 2 or len(parts[0]) != 64:
-            raise DataError(f"{path}, line {number}: not a 'sha256  name' line: {line!r}")
-        out[parts[1].lstrip("*")] = parts[0].lower()
-    return out
-
-
-def _checksums_for(files: CifarFiles, archive: str, root: Path) -> dict[str, str] | None:
-    """The recorded sha256 of the official files (recorded now from the archive if it is in the
-    data folder and passes its md5), or ``None`` where nothing records them."""
-    folder = files.test.parent
-    sums = folder / CHECKSUMS
-    if not sums.is_file() and files.variant == "full":
-        remote = SOURCES[archive]
-        path = root / remote.name
-        if not path.is_file():
-            return None
-        verify_file(path, remote.algorithm, remote.digest, max_size=remote.download_size)
-        return record_checksums(path, folder)
-    return read_checksums(sums) if sums.is_file() else None
-
-
-def _verify_checksums(files: CifarFiles, sums: dict[str, str] | None) -> None:
-    if sums is None:
-        return
-    for path in (*files.train, files.test):
-        expected = sums.get(path.name)
-        if expected is None:
-            raise DataError(f"{path.parent / CHECKSUMS} has no checksum for {path.name}")
-        actual = file_digest(path, "sha256")
-        if actual != expected:
-            raise DataError(
-                f"checksum mismatch for {path}: expected sha256 {expected} (recorded from the "
-                f"md5-verified archive in {path.parent / CHECKSUMS}), got {actual}. The file was "
-                "changed or damaged after extraction; delete the folder and extract (or "
-                "download) the archive again.")
-
-
 def _load(files: CifarFiles, label_bytes: int, verify: bool, sums=None):
     if verify:
-        _verify_checksums(files, sums)
+        verify_checksums((*files.train, files.test), sums)
     n_train, n_test = files.records if verify else (None, None)
     parts = [read_cifar(p, label_bytes, n_train) for p in files.train]
     X_test, y_test = read_cifar(files.test, label_bytes, n_test)
@@ -336,7 +255,8 @@ def load_cifar10(
     """
     files = locate_cifar10(data_dir, download, variant)
     archive = "cifar10/cifar-10-binary.tar.gz"
-    sums = _checksums_for(files, archive, resolve_data_dir(data_dir)) if verify else None
+    sums = (checksums_for(files.test.parent, files.variant, archive, resolve_data_dir(data_dir))
+            if verify else None)
     X_train, y_train, X_test, y_test = _load(files, 1, verify, sums)
     _check_range(y_train, 10, "CIFAR-10 train")
     _check_range(y_test, 10, "CIFAR-10 test")
@@ -376,7 +296,7 @@ def load_cifar100(
     root = resolve_data_dir(data_dir)
     archive = "cifar100/cifar-100-binary.tar.gz"
     files = _locate(root / "cifar100", CIFAR100_LAYOUT, "full", archive, download, root)
-    sums = _checksums_for(files, archive, root) if verify else None
+    sums = checksums_for(files.test.parent, files.variant, archive, root) if verify else None
     X_train, y_train, X_test, y_test = _load(files, 2, verify, sums)
     for y, part in ((y_train, "train"), (y_test, "test")):
         _check_range(y[:, 0], 20, f"CIFAR-100 {part} coarse")

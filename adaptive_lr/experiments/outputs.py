@@ -14,8 +14,8 @@ Columns (also listed in ``adaptive-lr reproduce --help``):
 * ``manifest.json``, written last: which run made the folder (:func:`write_manifest`).
 
 Every file is written through a temporary file in the same folder, then renamed over the
-target (:func:`atomic_write`): a process killed mid-write leaves the previous file intact,
-never an empty or half-written one.
+target (:func:`~adaptive_lr.atomic.atomic_write`, importable from here too): a process killed
+mid-write leaves the previous file intact, never an empty or half-written one.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import fnmatch
 import hashlib
 import json
 import math
-import os
-import tempfile
 import uuid
 from pathlib import Path
+
+from ..atomic import atomic_write
 
 ITERATION_COLUMNS = ("iteration", "epoch", "lr", "loss")
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "time")
@@ -38,45 +38,6 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
     return str(value)
-
-
-def atomic_write(path: str | Path, write, *, binary: bool = False) -> Path:
-    """Create or replace ``path`` all at once: ``write(handle)`` fills a hidden temporary file
-    in the same folder, which is flushed, ``fsync``-ed and renamed over ``path``
-    (:func:`os.replace`, atomic on POSIX and Windows). If ``write`` raises, or the process is
-    killed, ``path`` keeps its previous content; the temporary file is removed on an exception
-    (a killed process leaves a ``.NAME.*.tmp`` file, which is never mistaken for a result).
-
-    Parameters
-    ----------
-    path : str or Path
-        The target; its folder must exist.
-    write : callable
-        ``write(handle)`` with ``handle`` a file open for writing, text (UTF-8, ``newline=""``)
-        or ``binary``.
-
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-    >>> _ = atomic_write(target, lambda f: f.write("done"))
-    >>> target.read_text()
-    'done'
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with (os.fdopen(fd, "wb") if binary
-              else os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def write_iterations_csv(path: str | Path, history) -> Path:
