@@ -164,6 +164,7 @@ def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, *, relu: b
     """Evaluation-mode BatchNorm on (C, N, H, W): ``scale x + shift`` per channel with the
     running statistics, ``scale = gamma / sqrt(running_var + eps)`` (then ReLU if ``relu``).
     Returns ``out`` and a cache."""
+    running_mean, running_var = (np.asarray(a, dtype=x.dtype) for a in (running_mean, running_var))
     inv_std = 1.0 / np.sqrt(running_var + x.dtype.type(eps))
     scale = gamma * inv_std
     shift = beta - running_mean * scale

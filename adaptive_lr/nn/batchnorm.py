@@ -109,6 +109,7 @@ def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, eps: float
     beta``, affine in ``x``. Returns ``out`` (N, C, H, W) and a cache for
     :func:`batchnorm_eval_backward`."""
     _check(x, gamma, beta)
+    running_mean, running_var = (np.asarray(a, dtype=x.dtype) for a in (running_mean, running_var))
     inv_std = 1.0 / np.sqrt(running_var + x.dtype.type(eps))
     xhat = (x - _per_channel(running_mean)) * _per_channel(inv_std)
     return xhat * _per_channel(gamma) + _per_channel(beta), BatchNormCache(xhat, inv_std, gamma)
