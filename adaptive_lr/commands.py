@@ -10,7 +10,7 @@ from .experiments.registry import EXPERIMENTS, Experiment, Run
 from .registry import CONTROLLERS, make_controller
 
 #: ``adaptive-lr train``'s batch size when none is given: the data set's experiment's.
-DEFAULT_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32}
+DEFAULT_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32, "cifar100": 256}
 
 
 def _log_to(quiet: bool):

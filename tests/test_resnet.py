@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adaptive_lr import ResNet18
-from adaptive_lr.fast import cnhw
+from adaptive_lr.fast import chwn
 from adaptive_lr.models.resnet import ResNetNoise
 from adaptive_lr.models.resnet_layers import forward
 from adaptive_lr.nn.batchnorm import batchnorm_forward, running_update
@@ -153,11 +153,11 @@ def test_stacked_probes_with_grouped_batchnorm_equal_separate_passes():
     w, X, y, noise = batch(m, 4)
     p = m.unflatten(w)
     parts = [X + 0.1 * i for i in range(5)]
-    x = np.concatenate([np.ascontiguousarray(a.transpose(1, 0, 2, 3)) for a in parts], axis=1)
+    x = np.concatenate([chwn.to_batch_last(a) for a in parts], axis=3)
     kw = dict(train=True, noise=noise, dropout=m.dropout, keep_cache=False)
     stacked = forward(p, x, m.arch, groups=5, **kw)[0]
     for i, a in enumerate(parts):
-        alone = forward(p, np.ascontiguousarray(a.transpose(1, 0, 2, 3)), m.arch, **kw)[0]
+        alone = forward(p, chwn.to_batch_last(a), m.arch, **kw)[0]
         np.testing.assert_allclose(stacked[4 * i : 4 * i + 4], alone, rtol=0, atol=1e-13)
 
 
@@ -233,5 +233,5 @@ def test_channel_major_helpers_are_used_by_the_network():
     # the kernels the network runs on are the ones the layer tests check
     from adaptive_lr.models import resnet_layers
 
-    assert resnet_layers.conv_forward is cnhw.conv_forward
-    assert resnet_layers.batchnorm_forward is cnhw.batchnorm_forward
+    assert resnet_layers.conv_forward is chwn.conv_forward
+    assert resnet_layers.batchnorm_forward is chwn.batchnorm_forward

@@ -42,7 +42,7 @@ No method modifies the arrays of a state it is given.
 Probes. :meth:`~ResNet18.line_losses` runs one forward-only training-mode pass per step size.
 Stacking the probes along the batch axis would be exact only with each BatchNorm normalising
 every probe's group with its own statistics (``groups`` of
-:func:`~adaptive_lr.fast.cnhw.batchnorm_forward` does that), but it does not pay:
+:func:`~adaptive_lr.fast.chwn.batchnorm_forward` does that), but it does not pay:
 ``python benchmarks/bench_resnet.py`` measures one pass on a stacked batch of ``5N`` against five
 passes on ``N``, a lower bound on the fused cost (a fused pass would also need each probe's own
 weights).
@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fast.chwn import to_batch_last
 from ..nn import softmax_cross_entropy_backward, softmax_cross_entropy_per_example_forward
 from ..nn.dropout2d import dropout2d_mask
 from ..nn.losses import cross_entropy_per_example
@@ -272,7 +273,7 @@ class ResNet18(Model):
 
     # -- the network -----------------------------------------------------------------------
     def _forward(self, w, X, noise, state, keep_cache=False):
-        x = np.ascontiguousarray(X.transpose(1, 0, 2, 3))  # (N, C, H, W) -> (C, N, H, W)
+        x = to_batch_last(X)  # (N, C, H, W) -> (C, H, W, N)
         return forward(self.unflatten(w), x, self.arch, train=noise is not None, noise=noise,
                        state=state, dropout=self.dropout, keep_cache=keep_cache)
 

@@ -1,5 +1,5 @@
-"""ResNet's architecture and its forward and backward passes on channel-major activations
-``(C, N, H, W)`` (:mod:`adaptive_lr.fast.cnhw`), shared by the gradient's pass, the probes and
+"""ResNet's architecture and its forward and backward passes on batch-last activations
+``(C, H, W, N)`` (:mod:`adaptive_lr.fast.chwn`), shared by the gradient's pass, the probes and
 evaluation (:mod:`adaptive_lr.models.resnet`).
 
 One function :func:`forward` serves both modes. In training mode (``train=True``) every
@@ -16,17 +16,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..fast.cnhw import (
+from ..fast.chwn import (
     batchnorm_backward,
     batchnorm_eval_backward,
     batchnorm_eval_forward,
     batchnorm_forward,
     conv_backward,
     conv_forward,
+    max_pool_backward,
+    max_pool_forward,
 )
 from ..nn.batchnorm import MOMENTUM
 from ..nn.dense import dense_backward, dense_forward
-from ..nn.max_pool_window import max_pool_window_backward, max_pool_window_forward
 
 
 class ResNetNoise(tuple):
@@ -109,7 +110,7 @@ def _tile(keep, groups):
 
 def forward(p, x, arch: Arch, *, train: bool, noise=None, state=None, dropout: float = 0.0,
             groups: int = 1, keep_cache: bool = True):
-    """The network on ``x`` (C, N, H, W) -> logits (N, n_classes).
+    """The network on ``x`` (C, H, W, N) -> logits (N, n_classes).
 
     Parameters
     ----------
@@ -153,7 +154,7 @@ def forward(p, x, arch: Arch, *, train: bool, noise=None, state=None, dropout: f
 
     h = bn("bn1", conv("conv1", x, 1, 1), relu=not arch.stem_pool)
     if arch.stem_pool:  # relu(maxpool(z)) = maxpool(relu(z)): pool first, 4x fewer ReLUs
-        h, cache_pool = max_pool_window_forward(h, 3, 2, 1)
+        h, cache_pool = max_pool_forward(h, 3, 2, 1)
         np.maximum(h, 0, out=h)
         if keep_cache:
             cache["maxpool"] = (cache_pool, h)
@@ -174,13 +175,13 @@ def forward(p, x, arch: Arch, *, train: bool, noise=None, state=None, dropout: f
         stage = int(b.name[5])
         if train and b.name.endswith(".1") and stage in arch.dropout_after and dropout:
             keep = noise[arch.dropout_after.index(stage)]
-            mask = _tile(keep, groups).T[:, :, None, None]  # (N, C) -> (C, N, 1, 1)
+            mask = _tile(keep, groups).T[:, None, None, :]  # (N, C) -> (C, 1, 1, N)
             h = h * mask
             h *= scale
             if keep_cache:
                 cache[f"drop{stage}"] = mask
-    c, n = h.shape[:2]
-    feats = h.reshape(c, n, -1).mean(axis=2).T  # average pool: (C, N, H, W) -> (N, C)
+    c, n = h.shape[0], h.shape[3]
+    feats = h.reshape(c, -1, n).mean(axis=1).T  # average pool: (C, H, W, N) -> (N, C)
     logits, cache_fc = dense_forward(feats, p["fc.weight"], p["fc.bias"])
     if keep_cache:
         cache["fc"] = cache_fc
@@ -205,8 +206,8 @@ def backward(dlogits, cache: dict, arch: Arch, g: dict) -> None:
         return dx
 
     dfeats, g["fc.weight"][...], g["fc.bias"][...] = dense_backward(dlogits, cache["fc"])
-    shape = cache["pool_shape"]  # (C, N, H, W)
-    dh = np.broadcast_to((dfeats.T / (shape[2] * shape[3]))[:, :, None, None], shape)
+    shape = cache["pool_shape"]  # (C, H, W, N)
+    dh = np.broadcast_to((dfeats.T / (shape[1] * shape[2]))[:, None, None, :], shape)
     for b in reversed(arch.blocks):
         stage = int(b.name[5])
         if f"drop{stage}" in cache and b.name.endswith(".1"):
@@ -225,7 +226,7 @@ def backward(dlogits, cache: dict, arch: Arch, g: dict) -> None:
         dh = dx
     if arch.stem_pool:
         cache_pool, pooled = cache["maxpool"]
-        dh = max_pool_window_backward(dh * (pooled > 0), cache_pool)
+        dh = max_pool_backward(dh * (pooled > 0), cache_pool)
     dz = bn_back("bn1", dh)
     conv_back("conv1", dz, compute_dx=False)
 

@@ -29,7 +29,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from adaptive_lr.fast import cnhw
+from adaptive_lr.fast import chwn
 from adaptive_lr.fast.conv_rows import conv_rows_backward_batch_last, conv_rows_forward_batch_last
 from adaptive_lr.fast.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from adaptive_lr.fast.unfold import fold_width, unfold_width
@@ -404,44 +404,60 @@ def residual_case(draw):
 
 
 @st.composite
-def conv_cnhw_case(draw):
+def conv_batch_last_case(draw):
     c, f, n = draw(dims(1, 2)), draw(dims(1, 2)), draw(dims(1, 2))
     k, stride = draw(st.sampled_from([1, 3])), draw(dims(1, 2))
     pad = k // 2
-    shape = (c, n, draw(dims(1, 5)), draw(dims(1, 5)))  # (C, N, H, W)
+    shape = (c, draw(dims(1, 5)), draw(dims(1, 5)), n)  # (C, H, W, N)
     inputs = dict(x=draw(values(shape)), W=draw(values((f, c, k, k))))
 
     def forward(x, W):
-        return cnhw.conv_forward(x, W, stride, pad)
+        return chwn.conv_forward(x, W, stride, pad)
 
     def backward(dout, cache):
-        return dict(zip("xW", cnhw.conv_backward(dout, cache), strict=True))
+        return dict(zip("xW", chwn.conv_backward(dout, cache), strict=True))
 
     return Case(inputs, forward, backward, {}, on_absolute_values(forward))
 
 
 @st.composite
-def batchnorm_cnhw_case(draw):
+def batchnorm_batch_last_case(draw):
     c, groups, per = draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 2))
     h, w = draw(dims(1, 3)), draw(dims(1, 3))
     assume(per * h * w >= 2)
-    x = draw(values((c, groups * per, h, w), unique=True))  # (C, N, H, W)
+    x = draw(values((c, h, w, groups * per), unique=True))  # (C, H, W, N)
     gamma, beta = draw(values(c)), draw(values(c))
-    x3 = x.reshape(c, groups, -1)
+
+    def grouped(a):  # (C, H, W, G*per) -> (C, G, H*W*per): group g = examples g*per ...
+        return a.reshape(c, h * w, groups, per).transpose(0, 2, 1, 3).reshape(c, groups, -1)
+
+    x3 = grouped(x)
     assume_spread(x3)
     mag, third = batchnorm_bounds(x3, gamma, beta)
 
     def forward(x, gamma, beta):
-        out, cache, _ = cnhw.batchnorm_forward(x, gamma, beta, groups=groups)
+        out, cache, _ = chwn.batchnorm_forward(x, gamma, beta, groups=groups)
         return out, cache
 
     def backward(dout, cache):
-        return dict(zip(("x", "gamma", "beta"), cnhw.batchnorm_backward(dout, cache),
+        return dict(zip(("x", "gamma", "beta"), chwn.batchnorm_backward(dout, cache),
                         strict=True))
 
-    return Case(dict(x=x, gamma=gamma, beta=beta), forward, backward, {},
-                lambda **_: mag().reshape(x.shape),
-                lambda inputs, dout: third(dout.reshape(c, groups, -1)))
+    def magnitude(**_):
+        return mag().reshape(c, groups, h * w, per).transpose(0, 2, 1, 3).reshape(x.shape)
+
+    return Case(dict(x=x, gamma=gamma, beta=beta), forward, backward, {}, magnitude,
+                lambda inputs, dout: third(grouped(dout)))
+
+
+@st.composite
+def max_pool_batch_last_case(draw):
+    shape = (draw(dims(1, 2)), draw(dims(1, 5)), draw(dims(1, 5)), draw(dims(1, 2)))
+    x = draw(values(shape, unique=True))  # (C, H, W, N)
+    assume(window_gap(np.moveaxis(x, -1, 0), 3, 2, 1) > MARGIN)
+    return Case({"x": x}, chwn.max_pool_forward,
+                lambda d, c: {"x": chwn.max_pool_backward(d, c)}, {},
+                on_absolute_values(chwn.max_pool_forward))
 
 
 LAYERS = {
@@ -463,8 +479,9 @@ LAYERS = {
     "conv by kernel rows, batch-last": conv_rows_case(),
     "unfold / fold width": unfold_width_case(),
     "max pool + relu, batch-last": max_pool_relu_batch_last_case(),
-    "conv, channel-major": conv_cnhw_case(),
-    "batchnorm, channel-major, groups": batchnorm_cnhw_case(),
+    "conv, batch-last": conv_batch_last_case(),
+    "batchnorm, batch-last, groups": batchnorm_batch_last_case(),
+    "max pool 3x3/2, batch-last": max_pool_batch_last_case(),
 }
 
 

@@ -1,6 +1,6 @@
 """ResNet's layers: the vectorized textbook layers against their naive loops, BatchNorm's
 training-mode backward pass against its full Jacobian through the batch statistics, PyTorch's
-running-statistics rule, and the channel-major kernels (:mod:`adaptive_lr.fast.cnhw`) against the
+running-statistics rule, and the batch-last kernels (:mod:`adaptive_lr.fast.chwn`) against the
 textbook layers. Backward passes against central differences: the layer contract
 (``test_layer_contract.py``).
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adaptive_lr.fast import cnhw
+from adaptive_lr.fast import chwn
 from adaptive_lr.nn.avg_pool import avg_pool_backward, avg_pool_forward, avg_pool_forward_naive
 from adaptive_lr.nn.batchnorm import (
     EPS,
@@ -37,8 +37,7 @@ from adaptive_lr.nn.pool import max_pool_backward, max_pool_forward
 TOL = 1e-12
 
 
-def to_cnhw(x):
-    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+to_cnhw = chwn.to_batch_last  # (N, C, H, W) -> (C, H, W, N)
 
 
 seeds = st.integers(0, 2**31 - 1)
@@ -151,26 +150,26 @@ def test_window_max_pool_2x2_is_the_2x2_pool():
 
 
 @pytest.mark.parametrize("k, stride", [(3, 1), (3, 2), (1, 2), (1, 1)])
-def test_channel_major_conv_is_the_im2col_conv(k, stride):
+def test_batch_last_conv_is_the_im2col_conv(k, stride):
     rng = np.random.default_rng(k + stride)
     pad = k // 2
     x, W = rng.normal(size=(3, 2, 7, 6)), rng.normal(size=(4, 2, k, k))
-    out, cache = cnhw.conv_forward(to_cnhw(x), W, stride, pad)
+    out, cache = chwn.conv_forward(to_cnhw(x), W, stride, pad)
     ref, ref_cache = conv_forward(x, W, np.zeros(4), stride, pad)
     np.testing.assert_allclose(out, to_cnhw(ref), atol=TOL)
     d = rng.normal(size=ref.shape)
-    dx, dW = cnhw.conv_backward(to_cnhw(d), cache)
+    dx, dW = chwn.conv_backward(to_cnhw(d), cache)
     rdx, rdW, _ = conv_backward(d, ref_cache)
     np.testing.assert_allclose(dx, to_cnhw(rdx), atol=TOL)
     np.testing.assert_allclose(dW, rdW, atol=TOL)
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_channel_major_batchnorm_is_the_textbook_one(relu):
+def test_batch_last_batchnorm_is_the_textbook_one(relu):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 3, 2, 5))
     gamma, beta = rng.normal(size=3), rng.normal(size=3)
-    out, cache, (mean, var, m) = cnhw.batchnorm_forward(to_cnhw(x), gamma, beta, relu=relu)
+    out, cache, (mean, var, m) = chwn.batchnorm_forward(to_cnhw(x), gamma, beta, relu=relu)
     ref, ref_cache, stats = batchnorm_forward(x, gamma, beta)
     d = rng.normal(size=x.shape)
     d_ref = d * (ref > 0) if relu else d  # relu after batchnorm
@@ -179,14 +178,14 @@ def test_channel_major_batchnorm_is_the_textbook_one(relu):
     np.testing.assert_allclose(mean[:, 0], stats.mean, atol=TOL)
     np.testing.assert_allclose(var[:, 0], stats.var, atol=TOL)
     assert m == stats.count
-    dx, dgamma, dbeta = cnhw.batchnorm_backward(to_cnhw(d), cache)
+    dx, dgamma, dbeta = chwn.batchnorm_backward(to_cnhw(d), cache)
     rdx, rdgamma, rdbeta = batchnorm_backward(d_ref, ref_cache)
     np.testing.assert_allclose(dx, to_cnhw(rdx), atol=TOL)
     np.testing.assert_allclose(dgamma, rdgamma, atol=TOL)
     np.testing.assert_allclose(dbeta, rdbeta, atol=TOL)
     # evaluation mode
     rm, rv = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
-    out, _ = cnhw.batchnorm_eval_forward(to_cnhw(x), gamma, beta, rm, rv, relu=relu)
+    out, _ = chwn.batchnorm_eval_forward(to_cnhw(x), gamma, beta, rm, rv, relu=relu)
     ref, _ = batchnorm_eval_forward(x, gamma, beta, rm, rv)
     np.testing.assert_allclose(out, to_cnhw(np.maximum(ref, 0) if relu else ref), atol=TOL)
 
@@ -195,11 +194,23 @@ def test_grouped_batchnorm_is_separate_batchnorms_on_each_group():
     """Stacking G batches along the batch axis: each group normalised with its own statistics,
     exactly as G separate calls (the condition for exact fused probes)."""
     rng = np.random.default_rng(4)
-    parts = [rng.normal(loc=i, size=(3, 2, 4, 4)) for i in range(5)]  # (C, n, H, W) each
+    parts = [rng.normal(loc=i, size=(3, 4, 4, 2)) for i in range(5)]  # (C, H, W, n) each
     gamma, beta = rng.normal(size=3), rng.normal(size=3)
-    out, _, (mean, var, _) = cnhw.batchnorm_forward(np.concatenate(parts, axis=1), gamma, beta,
+    out, _, (mean, var, _) = chwn.batchnorm_forward(np.concatenate(parts, axis=3), gamma, beta,
                                                     groups=5, relu=True)
     for i, part in enumerate(parts):
-        ref, _, (rm, rv, _) = cnhw.batchnorm_forward(part, gamma, beta, relu=True)
-        assert np.array_equal(out[:, 2 * i : 2 * i + 2], ref)
-        assert np.array_equal(mean[:, i], rm[:, 0]) and np.array_equal(var[:, i], rv[:, 0])
+        ref, _, (rm, rv, _) = chwn.batchnorm_forward(part, gamma, beta, relu=True)
+        np.testing.assert_allclose(out[..., 2 * i : 2 * i + 2], ref, rtol=0, atol=TOL)
+        np.testing.assert_allclose(mean[:, i], rm[:, 0], rtol=0, atol=TOL)
+        np.testing.assert_allclose(var[:, i], rv[:, 0], rtol=0, atol=TOL)
+
+
+def test_batch_last_max_pool_is_the_textbook_one():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 2, 9, 8))
+    out, cache = chwn.max_pool_forward(to_cnhw(x), 3, 2, 1)
+    ref, ref_cache = max_pool_window_forward(x, 3, 2, 1)
+    assert np.array_equal(out, to_cnhw(ref))
+    d = rng.normal(size=ref.shape)
+    assert np.array_equal(chwn.max_pool_backward(to_cnhw(d), cache),
+                          to_cnhw(max_pool_window_backward(d, ref_cache)))
