@@ -11,7 +11,7 @@ M / (M - 1)``. Evaluation mode normalises with the running statistics instead
 The training-mode backward pass goes through the batch statistics (``x`` enters ``mu`` and
 ``var``): with ``xhat = (x - mu) / sigma`` and ``g = dout * gamma``,
 ``dx = (g - mean(g) - xhat * mean(g * xhat)) / sigma``, means over the channel's ``M`` values.
-The naive loops below are the definitions; ``tests/nn/test_batchnorm.py`` checks the backward
+The naive loops below are the definitions; ``tests/nn/test_resnet_layers.py`` checks the backward
 pass against the full Jacobian.
 """
 
