@@ -45,10 +45,10 @@ every probe's group with its own statistics (``groups`` of
 :func:`~adaptive_lr.fast.chwn.batchnorm_forward` does that, tested against separate passes), and
 it does not pay: ``python benchmarks/bench_resnet.py`` times one pass on the ``5N`` images
 stacked against five passes on ``N``, a lower bound on the fused cost (a fused pass would also
-need each probe's own weights). On a shared 2-core machine the stacked pass took 1.34-1.37 times
-as long as the five passes at batch 256 (the paper's batch); at batch 32 it took 0.34 times as long with
-OpenBLAS on 2 threads, whose small products stall each other when the cores are busy, and 1.04
-times with ``OPENBLAS_NUM_THREADS=1``. The plain loop is kept.
+need each probe's own weights). On a shared 2-core machine the stacked pass took 1.34-1.37
+times as long as the five passes at batch 256 (the paper's batch); at batch 32 it took 0.34
+times as long with OpenBLAS on 2 threads, whose small products stall each other when the cores
+are busy, and 1.04 times with ``OPENBLAS_NUM_THREADS=1``. The plain loop is kept.
 """
 
 from __future__ import annotations
