@@ -29,6 +29,7 @@ from .directions import AdamDirection, AveragedGradientDirection, GradientDirect
 from .models.lenet import LeNet
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
+from .models.resnet import ResNet18
 from .probe import PassCounter, Probe
 from .train import History, TrainResult, evaluate, sgd_step, train
 
@@ -37,7 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ExactNewtonLR", "FirstOrderLR", "FixedLR", "LearningRateController", "SecondOrderLR",
     "SafeguardedSecondOrderLR", "ArmijoLR", "PolyakLR", "GeNLR", "DoGLR", "DAdaptSGDLR",
-    "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe",
+    "LeNet", "LinearRegression", "LogisticRegression", "PassCounter", "Probe", "ResNet18",
     "History", "TrainResult", "evaluate", "sgd_step", "train",
     "AdamDirection", "AveragedGradientDirection", "GradientDirection", "CheckpointError",
 ]

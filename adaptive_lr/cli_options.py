@@ -159,7 +159,7 @@ def add_batch_size(p: argparse.ArgumentParser, help: str) -> None:
 
 def add_dropout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=decay, default=None,
-                   help="LeNet's dropout, in [0, 1) (default: 0.5; lenet only)")
+                   help="the network's dropout, in [0, 1) (default: 0.5; lenet and resnet18 only)")
 
 
 #: The controllers' hyperparameters as options: (dest, flag type, help). Unset ones are None

@@ -20,15 +20,18 @@ from .models.base import ExactLineDerivatives
 from .models.lenet import LeNet
 from .models.linear import LinearRegression
 from .models.logistic import LogisticRegression
+from .models.resnet import ResNet18
 from .registry import CONTROLLERS, make_controller, make_direction
 
 #: ``adaptive-lr train``'s batch size when none is given: the data set's experiment's.
-DEFAULT_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32}
+DEFAULT_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32, "cifar100": 256}
 #: ``adaptive-lr lr-find``'s batch size when none is given.
-LR_FIND_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32}
+LR_FIND_BATCH_SIZE = {"boston": None, "mnist": 32, "cifar10": 32, "cifar100": 256}
 #: What each data set's targets are (a model's ``task`` must match).
-DATASET_TASK = {"boston": "regression", "mnist": "classification", "cifar10": "classification"}
-MODEL_CLASSES = {"linear": LinearRegression, "logistic": LogisticRegression, "lenet": LeNet}
+DATASET_TASK = {"boston": "regression", "mnist": "classification", "cifar10": "classification",
+                "cifar100": "classification"}
+MODEL_CLASSES = {"linear": LinearRegression, "logistic": LogisticRegression, "lenet": LeNet,
+                 "resnet18": ResNet18}
 #: Controllers that need the model's exact line derivatives (Eq. 7 and 11).
 NEEDS_EXACT_DERIVATIVES = ("exact-newton",)
 #: Every controller hyperparameter the command line offers (``eta`` has its own option).
@@ -98,10 +101,10 @@ def check_model(dataset: str, model: str) -> type:
 
 
 def check_dropout(args, model: str) -> float:
-    """``--dropout`` applies to LeNet only; its value (or the default) for LeNet."""
-    if args.dropout is not None and model != "lenet":
-        raise UsageError(f"--dropout applies to --model lenet only, not to {model} (it has no "
-                         "dropout)")
+    """``--dropout`` applies to the networks (LeNet, ResNet-18) only; its value or the default."""
+    if args.dropout is not None and model not in ("lenet", "resnet18"):
+        raise UsageError(f"--dropout applies to --model lenet or resnet18 only, not to {model} "
+                         "(it has no dropout)")
     return DEFAULT_DROPOUT if args.dropout is None else args.dropout
 
 

@@ -48,7 +48,7 @@ def _subprocess(*argv, **kwargs):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["reproduce", "resnet"], "invalid choice: 'resnet'"),
+    (["reproduce", "resnet50"], "invalid choice: 'resnet50'"),
     (["reproduce", "boston", "--epochs", "-3"], "expected an integer >= 0, got -3"),
     (["reproduce", "boston", "--epochs", "ten"], "expected an integer >= 0"),
     (["reproduce", "boston", "--dtype", "float16"], "invalid choice: 'float16'"),

@@ -66,8 +66,8 @@ def test_every_experiment_runs_quick_and_writes_its_files(name, tmp_path, no_rea
 
 
 def test_learn_lr_starts_from_the_settled_rate(tmp_path, no_real_data):
-    result = run_experiment("learn-lr", tmp_path, quick=True, plots=False)
-    report = json.loads((tmp_path / "learn-lr" / "history.json").read_text())
+    result = run_experiment("lenet-learn-lr", tmp_path, quick=True, plots=False)
+    report = json.loads((tmp_path / "lenet-learn-lr" / "history.json").read_text())
     search = History(**{k: v for k, v in report["histories"]["search_adaptive"].items()})
     runs = {r["label"]: r for r in result["runs"]}
     assert runs["learned_basic"]["hyper"]["eta"] == settled_rate(search)

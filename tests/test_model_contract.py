@@ -16,7 +16,7 @@ is in float64 unless it says otherwise, with its bound stated from theory:
 import numpy as np
 import pytest
 
-from adaptive_lr import LeNet, LinearRegression, LogisticRegression
+from adaptive_lr import LeNet, LinearRegression, LogisticRegression, ResNet18
 from adaptive_lr.models.base import ExactLineDerivatives, GradientPass, Model
 
 U = np.finfo(np.float64).eps
@@ -47,6 +47,9 @@ MODELS = [
      images(5, 1, 16, 3)),
     ("lenet-dropout", lambda: LeNet(in_channels=2, n_classes=4, image_size=(16, 17),
                                     dropout=0.5), images(6, 2, (16, 17), 4)),
+    ("resnet18", lambda: ResNet18(2, 3, 8, widths=(2, 3, 4, 5)), images(4, 2, 8, 3)),
+    ("resnet18-no-dropout-pool", lambda: ResNet18(1, 3, (9, 7), widths=(3, 3, 2, 2),
+     strides=(2, 1, 1, 2), stem_pool=False, dropout=0.0), images(3, 1, (9, 7), 3)),
 ]
 IDS = [m[0] for m in MODELS]
 
@@ -73,7 +76,8 @@ def test_parameters_and_views(name, make_model, make_batch):
     assert sum(v.size for v in views.values()) == model.num_params
     for v in views.values():
         assert np.shares_memory(v, w)
-    assert model.init_state() is None  # no model here has non-parameter state
+    state = model.init_state()  # None, or a dict of arrays (BatchNorm's running statistics)
+    assert state is None or all(isinstance(v, np.ndarray) for v in state.values())
 
 
 @pytest.mark.parametrize("name, make_model, make_batch", MODELS, ids=IDS)
@@ -81,7 +85,8 @@ def test_parameters_and_views(name, make_model, make_batch):
 def test_gradient_is_the_derivative_of_the_loss(name, make_model, make_batch, seed):
     model, w, X, y, noise = setup(make_model, make_batch, seed)
     out = model.forward_backward(w, X, y, noise=noise)
-    assert isinstance(out, GradientPass) and out.state is None
+    assert isinstance(out, GradientPass)
+    assert (out.state is None) == (model.init_state() is None)
     assert out.grad.shape == w.shape and out.grad.dtype == w.dtype
     assert out.loss == pytest.approx(model.loss(w, X, y, noise=noise), rel=64 * U, abs=64 * U)
     v = np.random.default_rng(seed + 10).normal(size=w.shape)

@@ -8,11 +8,13 @@ import numpy as np
 from ..models.linear import LinearRegression
 from ..models.logistic import LogisticRegression
 
-MODELS = ("linear", "logistic", "lenet")
+MODELS = ("linear", "logistic", "lenet", "resnet18")
 #: The input layout each model takes (see :func:`adaptive_lr.experiments.data.load_data`).
-MODEL_LAYOUT = {"linear": "features", "logistic": "features", "lenet": "images"}
+MODEL_LAYOUT = {"linear": "features", "logistic": "features", "lenet": "images",
+                "resnet18": "images"}
 #: The model used for a data set when none is named.
-DEFAULT_MODEL = {"boston": "linear", "mnist": "logistic", "cifar10": "lenet"}
+DEFAULT_MODEL = {"boston": "linear", "mnist": "logistic", "cifar10": "lenet",
+                 "cifar100": "resnet18"}
 DTYPES = ("float64", "float32")
 
 
@@ -33,6 +35,12 @@ def make_model(name: str, data, *, dropout: float = 0.5):
 
         c, h, w = data.image_shape
         return LeNet(in_channels=c, n_classes=data.n_classes, image_size=(h, w), dropout=dropout)
+    if name == "resnet18":
+        from ..models.resnet import ResNet18  # imported only when needed
+
+        c, h, w = data.image_shape
+        return ResNet18(in_channels=c, n_classes=data.n_classes, image_size=(h, w),
+                        dropout=dropout)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 

@@ -14,7 +14,8 @@ Preprocessing (our choices; the paper does not state its own):
   :mod:`adaptive_lr.models.linear`);
 * MNIST: pixels scaled to ``[0, 1]``;
 * CIFAR-10: pixels scaled to ``[-1, 1]`` (``(x / 255 - 0.5) / 0.5``, the normalisation of the
-  PyTorch CIFAR-10 tutorial, whose LeNet the paper's matches).
+  PyTorch CIFAR-10 tutorial, whose LeNet the paper's matches);
+* CIFAR-100 (Sec. 4.2.3, Fig. 10): the same scaling, the 100 fine labels.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from ..datasets import (
     images_as_float,
     load_boston,
     load_cifar10,
+    load_cifar100,
     load_mnist,
     locate_cifar10,
 )
 
-DATASETS = ("boston", "mnist", "cifar10")
+DATASETS = ("boston", "mnist", "cifar10", "cifar100")
+N_CLASSES = {"mnist": 10, "cifar10": 10, "cifar100": 100}
 LAYOUTS = ("features", "images")
 
 
@@ -82,6 +85,9 @@ def _load_images(name, n_train, n_test, allow_synthetic):
             X, y, Xt, yt = load_mnist()
             X, Xt = X[:, None], Xt[:, None]  # (N, 28, 28) -> (N, 1, 28, 28)
             source = "MNIST (60000/10000)"
+        elif name == "cifar100":
+            X, y, Xt, yt = load_cifar100()  # the fine labels
+            source = "CIFAR-100 (50000/10000), fine labels"
         else:
             variant = locate_cifar10().variant
             X, y, Xt, yt = load_cifar10()
@@ -93,7 +99,7 @@ def _load_images(name, n_train, n_test, allow_synthetic):
             raise
         shape = (1, 28, 28) if name == "mnist" else (3, 32, 32)
         n_tr, n_te = n_train or 2000, n_test or 500
-        X, y = synthetic_images(n_tr + n_te, shape, seed=1)
+        X, y = synthetic_images(n_tr + n_te, shape, N_CLASSES[name], seed=1)
         X, y, Xt, yt = X[:n_tr], y[:n_tr], X[n_tr:], y[n_tr:]
         source = (f"SYNTHETIC stand-in for {name.upper()} (random class prototypes plus noise, "
                   f"shape {shape}); the real files were not found")
@@ -112,7 +118,7 @@ def load_data(name: str, layout: str = "features", *, n_train: int | None = None
 
     Parameters
     ----------
-    name : {"boston", "mnist", "cifar10"}
+    name : {"boston", "mnist", "cifar10", "cifar100"}
     layout : {"features", "images"}
         Rows of features (linear and logistic models) or (N, C, H, W) images (LeNet).
     n_train, n_test : int, optional
@@ -149,4 +155,4 @@ def load_data(name: str, layout: str = "features", *, n_train: int | None = None
     if layout == "features":
         X, Xt = X.reshape(len(X), -1), Xt.reshape(len(Xt), -1)  # (N, C, H, W) -> (N, C*H*W)
     return Data(name, np.ascontiguousarray(X, dtype), y, np.ascontiguousarray(Xt, dtype), yt,
-                source, synthetic, 10)
+                source, synthetic, N_CLASSES[name])

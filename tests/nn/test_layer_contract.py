@@ -29,16 +29,28 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from adaptive_lr.fast import chwn
 from adaptive_lr.fast.conv_rows import conv_rows_backward_batch_last, conv_rows_forward_batch_last
 from adaptive_lr.fast.pool import max_pool_relu_batch_last, max_pool_relu_batch_last_backward
 from adaptive_lr.fast.unfold import fold_width, unfold_width
 from adaptive_lr.nn.activations import relu_backward, relu_forward
+from adaptive_lr.nn.avg_pool import avg_pool_backward, avg_pool_forward
+from adaptive_lr.nn.batchnorm import (
+    EPS,
+    batchnorm_backward,
+    batchnorm_eval_backward,
+    batchnorm_eval_forward,
+    batchnorm_forward,
+)
 from adaptive_lr.nn.conv import conv_backward, conv_forward
 from adaptive_lr.nn.dense import dense_backward, dense_forward
 from adaptive_lr.nn.dropout import dropout_backward, dropout_forward
+from adaptive_lr.nn.dropout2d import dropout2d_backward, dropout2d_forward
 from adaptive_lr.nn.im2col import col2im, im2col
 from adaptive_lr.nn.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from adaptive_lr.nn.max_pool_window import max_pool_window_backward, max_pool_window_forward
 from adaptive_lr.nn.pool import max_pool_backward, max_pool_forward
+from adaptive_lr.nn.residual import residual_backward, residual_forward
 
 U = np.finfo(np.float64).eps / 2  # unit roundoff of float64, 1.1e-16
 BOUND = 4.0  # inputs in [-4, 4]
@@ -235,6 +247,219 @@ def max_pool_relu_batch_last_case(draw):
                 on_absolute_values(max_pool_relu_batch_last))
 
 
+# -- ResNet's layers ----------------------------------------------------------------------------
+def batchnorm_bounds(x3, gamma, beta):
+    """``magnitude`` and ``third`` of training-mode BatchNorm on ``x3`` (C, G, M): each of the
+    ``G`` groups of ``M`` values of a channel normalised with its own statistics.
+
+    Along one coordinate ``x_i`` (moved by ``t``) of a group, ``s = gamma (A + B t) q(t)^(-1/2)
+    + const`` with ``A = sum dout_j (x_j - mu)``, ``B = sum dout_j (delta_ij - 1/M)`` and
+    ``q(t) = var(t) + eps = V + 2 b t + a t^2``, ``b = (x_i - mu)/M``, ``a = (1 - 1/M)/M``:
+    ``q = a ((t + b/a)^2 + r^2)`` with ``r^2 = V/a - b^2/a^2 > 0``. ``f(u) = (u^2 + r^2)^(-1/2)``
+    is analytic with ``|f| <= 2/r`` on discs of radius ``r/2`` about real points, so (Cauchy)
+    ``|f^(k)| <= k! 2^(k+1) / r^(k+1)``, and the third derivative of ``s`` is at most
+    ``|gamma| a^(-1/2) ((|A| + |B| H) 96/r^4 + 3 |B| 16/r^3)``. The smallest ``sigma`` at any
+    perturbed point is ``sqrt(a) r``; every output is computed from numbers of size at most
+    ``|gamma| ((|x_j| + max|x| + 2H) / sigma_min + sqrt(M)) + |beta|`` (``|xhat| <= sqrt(M)``),
+    the magnitude.
+    """
+    c, g, m = x3.shape
+    mu = x3.mean(axis=2, keepdims=True)
+    xc = x3 - mu
+    v = np.mean(xc**2, axis=2, keepdims=True) + EPS
+    a = (1 - 1 / m) / m
+    r = np.sqrt(v / a - (xc / m) ** 2 / a**2)  # (C, G, M): per coordinate
+    sigma_min = np.sqrt(a) * r.min(axis=2, keepdims=True)  # (C, G, 1)
+    gam = np.abs(gamma)[:, None, None]
+
+    def magnitude():
+        big = np.abs(x3).max(axis=2, keepdims=True)
+        return (gam * ((np.abs(x3) + big + 2 * H) / sigma_min + np.sqrt(m))
+                + np.abs(beta)[:, None, None])
+
+    def third(dout3):
+        A = np.sum(dout3 * xc, axis=2, keepdims=True)
+        B = dout3 - dout3.mean(axis=2, keepdims=True)  # B_i = dout_i - mean(dout)
+        bound = gam / np.sqrt(a) * ((np.abs(A) + np.abs(B) * H) * 96 / r**4
+                                    + 3 * np.abs(B) * 16 / r**3)
+        return float(bound.max())
+
+    return magnitude, third
+
+
+def nchw_groups(x):
+    """(N, C, H, W) -> (C, 1, N*H*W)."""
+    return x.transpose(1, 0, 2, 3).reshape(x.shape[1], 1, -1)
+
+
+def assume_spread(x3):
+    """Each group's variance at least 0.05, so that the bounds above stay meaningful."""
+    assume(np.min(np.var(x3, axis=2)) > 0.05)
+
+
+@st.composite
+def batchnorm_case(draw):
+    n, c, h, w = draw(dims(1, 3)), draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 3))
+    assume(n * h * w >= 2)
+    x = draw(values((n, c, h, w), unique=True))
+    gamma, beta = draw(values(c)), draw(values(c))
+    assume_spread(nchw_groups(x))
+    mag, third = batchnorm_bounds(nchw_groups(x), gamma, beta)
+
+    def forward(x, gamma, beta):
+        out, cache, _ = batchnorm_forward(x, gamma, beta)
+        return out, cache
+
+    def backward(dout, cache):
+        return dict(zip(("x", "gamma", "beta"), batchnorm_backward(dout, cache), strict=True))
+
+    def magnitude(**_):
+        return mag().reshape(c, n, h, w).transpose(1, 0, 2, 3)
+
+    return Case(dict(x=x, gamma=gamma, beta=beta), forward, backward, {}, magnitude,
+                lambda inputs, dout: third(nchw_groups(dout)))
+
+
+@st.composite
+def batchnorm_eval_case(draw):
+    n, c, h, w = draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3))
+    mean = draw(values(c))
+    var = draw(arrays(np.float64, c, elements=st.floats(0.1, 4.0)))
+
+    def forward(x, gamma, beta):
+        return batchnorm_eval_forward(x, gamma, beta, mean, var)
+
+    def backward(dout, cache):
+        return dict(zip(("x", "gamma", "beta"), batchnorm_eval_backward(dout, cache),
+                        strict=True))
+
+    def magnitude(x, gamma, beta):  # |gamma| (|x| + |mean|) / sqrt(var + eps) + |beta|
+        scale = (np.abs(gamma) / np.sqrt(var + EPS))[:, None, None]
+        return (np.abs(x) + np.abs(mean)[:, None, None]) * scale + np.abs(beta)[:, None, None]
+
+    inputs = dict(x=draw(values((n, c, h, w))), gamma=draw(values(c)), beta=draw(values(c)))
+    return Case(inputs, forward, backward, {"mean": mean, "var": var}, magnitude)
+
+
+@st.composite
+def dropout2d_case(draw):
+    n, c = draw(dims(1, 3)), draw(dims(1, 3))
+    keep = draw(arrays(np.bool_, (n, c)))
+    p = draw(st.sampled_from([0.0, 0.5, 0.9]))
+
+    def forward(x):
+        return dropout2d_forward(x, keep, p)
+
+    return Case({"x": draw(values((n, c, draw(dims(1, 3)), draw(dims(1, 3)))))}, forward,
+                lambda d, cache: {"x": dropout2d_backward(d, cache)}, {"keep": keep},
+                on_absolute_values(forward))
+
+
+@st.composite
+def avg_pool_case(draw):
+    shape = (draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 4)))
+    return Case({"x": draw(values(shape))}, avg_pool_forward,
+                lambda d, cache: {"x": avg_pool_backward(d, cache)}, {},
+                on_absolute_values(avg_pool_forward))
+
+
+def window_gap(x, k, stride, pad):
+    """The smallest gap between the largest and second-largest entry over the windows of a
+    k x k / stride / pad max pooling (padding is -inf and never competes)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    oh = (x.shape[2] + 2 * pad - k) // stride + 1
+    ow = (x.shape[3] + 2 * pad - k) // stride + 1
+    gap = np.inf
+    for r in range(oh):
+        for s in range(ow):
+            win = xp[:, :, r * stride : r * stride + k, s * stride : s * stride + k]
+            win = np.sort(win.reshape(*x.shape[:2], -1), axis=-1)
+            if win.shape[-1] > 1:
+                gap = min(gap, float(np.min(win[..., -1] - win[..., -2])))
+    return gap
+
+
+@st.composite
+def max_pool_window_case(draw):
+    k = draw(dims(1, 3))
+    stride, pad = draw(dims(1, 2)), draw(dims(0, k // 2))
+    shape = (draw(dims(1, 2)), draw(dims(1, 2)), draw(dims(max(1, k - 2 * pad), 5)),
+             draw(dims(max(1, k - 2 * pad), 5)))
+    x = draw(values(shape, unique=True))
+    assume(window_gap(x, k, stride, pad) > MARGIN)
+
+    def forward(x):
+        return max_pool_window_forward(x, k, stride, pad)
+
+    return Case({"x": x}, forward, lambda d, c: {"x": max_pool_window_backward(d, c)}, {},
+                on_absolute_values(forward))
+
+
+@st.composite
+def residual_case(draw):
+    shape = (draw(dims(1, 3)), draw(dims(1, 4)))
+    return Case(dict(a=draw(values(shape)), b=draw(values(shape))), residual_forward,
+                lambda d, c: dict(zip("ab", residual_backward(d, c), strict=True)), {},
+                on_absolute_values(residual_forward))
+
+
+@st.composite
+def conv_batch_last_case(draw):
+    c, f, n = draw(dims(1, 2)), draw(dims(1, 2)), draw(dims(1, 2))
+    k, stride = draw(st.sampled_from([1, 3])), draw(dims(1, 2))
+    pad = k // 2
+    shape = (c, draw(dims(1, 5)), draw(dims(1, 5)), n)  # (C, H, W, N)
+    inputs = dict(x=draw(values(shape)), W=draw(values((f, c, k, k))))
+
+    def forward(x, W):
+        return chwn.conv_forward(x, W, stride, pad)
+
+    def backward(dout, cache):
+        return dict(zip("xW", chwn.conv_backward(dout, cache), strict=True))
+
+    return Case(inputs, forward, backward, {}, on_absolute_values(forward))
+
+
+@st.composite
+def batchnorm_batch_last_case(draw):
+    c, groups, per = draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 2))
+    h, w = draw(dims(1, 3)), draw(dims(1, 3))
+    assume(per * h * w >= 2)
+    x = draw(values((c, h, w, groups * per), unique=True))  # (C, H, W, N)
+    gamma, beta = draw(values(c)), draw(values(c))
+
+    def grouped(a):  # (C, H, W, G*per) -> (C, G, H*W*per): group g = examples g*per ...
+        return a.reshape(c, h * w, groups, per).transpose(0, 2, 1, 3).reshape(c, groups, -1)
+
+    x3 = grouped(x)
+    assume_spread(x3)
+    mag, third = batchnorm_bounds(x3, gamma, beta)
+
+    def forward(x, gamma, beta):
+        out, cache, _ = chwn.batchnorm_forward(x, gamma, beta, groups=groups)
+        return out, cache
+
+    def backward(dout, cache):
+        return dict(zip(("x", "gamma", "beta"), chwn.batchnorm_backward(dout, cache),
+                        strict=True))
+
+    def magnitude(**_):
+        return mag().reshape(c, groups, h * w, per).transpose(0, 2, 1, 3).reshape(x.shape)
+
+    return Case(dict(x=x, gamma=gamma, beta=beta), forward, backward, {}, magnitude,
+                lambda inputs, dout: third(grouped(dout)))
+
+
+@st.composite
+def max_pool_batch_last_case(draw):
+    shape = (draw(dims(1, 2)), draw(dims(1, 5)), draw(dims(1, 5)), draw(dims(1, 2)))
+    x = draw(values(shape, unique=True))  # (C, H, W, N)
+    assume(window_gap(np.moveaxis(x, -1, 0), 3, 2, 1) > MARGIN)
+    return Case({"x": x}, chwn.max_pool_forward,
+                lambda d, c: {"x": chwn.max_pool_backward(d, c)}, {},
+                on_absolute_values(chwn.max_pool_forward))
+
+
 LAYERS = {
     # textbook layers (adaptive_lr.nn)
     "conv (im2col)": conv_case(),
@@ -244,10 +469,19 @@ LAYERS = {
     "dense": dense_case(),
     "dropout": dropout_case(),
     "softmax cross-entropy": softmax_cross_entropy_case(),
+    "batchnorm, training mode": batchnorm_case(),
+    "batchnorm, evaluation mode": batchnorm_eval_case(),
+    "dropout2d": dropout2d_case(),
+    "average pool": avg_pool_case(),
+    "max pool, any window": max_pool_window_case(),
+    "residual sum": residual_case(),
     # fast kernels (adaptive_lr.fast)
     "conv by kernel rows, batch-last": conv_rows_case(),
     "unfold / fold width": unfold_width_case(),
     "max pool + relu, batch-last": max_pool_relu_batch_last_case(),
+    "conv, batch-last": conv_batch_last_case(),
+    "batchnorm, batch-last, groups": batchnorm_batch_last_case(),
+    "max pool 3x3/2, batch-last": max_pool_batch_last_case(),
 }
 
 
