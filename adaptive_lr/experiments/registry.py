@@ -2,7 +2,8 @@
 
 An :class:`Experiment` names a model, a data set, the runs to compare and their
 hyperparameters; ``sources`` says, for every value, whether it is the paper's (with its section)
-or our choice. ``quick`` holds the overrides of ``--quick`` (a subset and fewer epochs).
+or our choice. ``quick`` holds the overrides of ``--quick`` (a subset, fewer epochs, and for
+ResNet-18 a smaller batch).
 
 Run labels end in ``basic`` (a fixed rate) or ``adaptive`` (a learned rate), as the paper's
 legends do (Sec. 4.2: "legends with suffix _basic refer to simple SGD, ... _adaptive to our
@@ -79,7 +80,8 @@ RESNET_SOURCES = {
     "data": "all of CIFAR-10 in the paper; the first 4000/1000 images when the data folder "
             "holds the subset",
 }
-RESNET_QUICK = {"epochs": 1, "n_train": 32, "n_test": 32}
+#: --quick: two steps of 32 (one step of the paper's 256 would show no rate but the initial one)
+RESNET_QUICK = {"epochs": 1, "n_train": 64, "n_test": 32, "batch_size": 32}
 
 
 def _resnet(name, title, paper, runs, sources, notes="", dataset="cifar10", **kw) -> Experiment:

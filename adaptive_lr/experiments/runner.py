@@ -165,6 +165,7 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
     out = results_folder(out_root, exp.name)
     q = exp.quick if quick else {}
     n_epochs = int(epochs) if epochs is not None else q.get("epochs", exp.epochs)
+    batch_size = q.get("batch_size", exp.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     manifest = begin_results(out, {
         "experiment": exp.name, "quick": quick, "epochs": n_epochs, "seed": seed,
@@ -186,7 +187,7 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
                 f"probe on {run.probe_on}")
         t0 = time.perf_counter()
         hist = run_training(model, controller, data, label=run.label, out_dir=out,
-                            epochs=n_epochs, batch_size=exp.batch_size, seed=seed,
+                            epochs=n_epochs, batch_size=batch_size, seed=seed,
                             dtype=np_dtype, direction=run.direction, probe_on=run.probe_on,
                             X_val=X_val, y_val=y_val, checkpoint_every=checkpoint_every,
                             resume=resume, progress=progress, log=log)
@@ -198,7 +199,7 @@ def run_experiment(name: str, out_root: str | Path = "results", *, quick: bool =
         " (quick)" if quick else "")
     payload = {"experiment": exp.name, "title": exp.title, "paper": exp.paper,
                "quick": quick, "epochs": n_epochs, "seed": seed, "dtype": dtype,
-               "batch_size": exp.batch_size, "data": data.source, "synthetic": data.synthetic,
+               "batch_size": batch_size, "data": data.source, "synthetic": data.synthetic,
                "sources": exp.sources, "notes": exp.notes, "runs": runs}
     files.append(write_json(out / "history.json", {
         **payload, "histories": {k: h.to_dict() for k, h in histories.items()}}))
