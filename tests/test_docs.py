@@ -198,3 +198,17 @@ def test_readme_library_example_prints_what_readme_says(capsys):
     for value, text in zip((rate, before, after, acc), numbers[:1] + numbers[2:], strict=True):
         assert f"{value:.2g}" == f"{text:.2g}", (value, text)
     assert after < 0.7 * before and acc > 0.8  # it learns
+
+
+#: Modules of the command line's own plumbing, documented by ``adaptive-lr --help`` instead.
+NOT_IN_API = {"adaptive_lr.cli", "adaptive_lr.cli_options", "adaptive_lr.commands"}
+
+
+def test_every_module_has_an_api_page():
+    documented = set()
+    for page in (ROOT / "docs" / "api").glob("*.md"):
+        documented |= set(re.findall(r"automodule:: ([\w.]+)", page.read_text()))
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts)
+               for p in (ROOT / "adaptive_lr").rglob("*.py") if not p.name.startswith("__")}
+    missing = sorted(modules - documented - NOT_IN_API)
+    assert not missing, f"modules without a section in docs/api/: {missing}"

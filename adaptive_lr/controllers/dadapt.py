@@ -24,8 +24,8 @@ def distance_estimate(s_sq: float, weighted_sq: float) -> float:
 @dataclass(frozen=True)
 class DAdaptState(RateState):
     d: float = 0.0  #: the distance estimate D
-    g0_norm: float = 0.0  #: |g_0| (0 before the first step)
-    weighted_sq: float = 0.0  #: sum_i lambda_i^2 |g_i|^2
+    g0_norm: float = 0.0  #: ``|g_0|`` (0 before the first step)
+    weighted_sq: float = 0.0  #: ``sum_i lambda_i^2 |g_i|^2``
     s: np.ndarray | None = None  #: sum_i lambda_i g_i (= x_0 - x_k for SGD)
 
 

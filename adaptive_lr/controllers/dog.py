@@ -23,8 +23,8 @@ def dog_rate(max_distance: float, sum_sq: float) -> float:
 @dataclass(frozen=True)
 class DoGState(RateState):
     x0: np.ndarray | None = None  #: the weights at the first step (a copy)
-    max_distance: float = 0.0  #: r-bar: max(r_eps, max_i |x_i - x_0|)
-    sum_sq: float = 0.0  #: sum_i |d_i|^2 (the gradients' squared norms for SGD)
+    max_distance: float = 0.0  #: r-bar: ``max(r_eps, max_i |x_i - x_0|)``
+    sum_sq: float = 0.0  #: ``sum_i |d_i|^2`` (the gradients' squared norms for SGD)
 
 
 class DoGLR(LearningRateController):
