@@ -29,6 +29,9 @@ import numpy as np
 from ..nn.im2col import conv_output_size
 
 EPS = 1e-5
+# Below this many input channels (the 3-channel stem) the K products of ``row_cols`` have too
+# short an inner dimension (3 C) and one im2col product is faster (2.5x at C = 3, 1 thread).
+ROW_COLS_MIN_CHANNELS = 8
 
 
 def to_batch_last(x: np.ndarray) -> np.ndarray:
@@ -42,7 +45,7 @@ def to_batch_first(x: np.ndarray) -> np.ndarray:
 
 
 class ConvCache(NamedTuple):
-    cols: np.ndarray  # (C*K*K, OH*OW*N)
+    cols: np.ndarray  # (C*K*K, OH*OW*N) from im2col, or (C, K, H + 2 pad, OW, N) from row_cols
     x_shape: tuple  # (C, H, W, N)
     W: np.ndarray  # (F, C, K, K)
     stride: int
@@ -90,8 +93,29 @@ def col2im(dcols: np.ndarray, x_shape: tuple, k: int, stride: int, pad: int) -> 
     return np.ascontiguousarray(dxp[:, pad : pad + h, pad : pad + w])
 
 
+def row_cols(x: np.ndarray, k: int, pad: int) -> np.ndarray:
+    """``x`` (C, H, W, N) -> (C, K, H + 2 pad, OW, N) with ``[c, j, h, ow] = xp[c, h, ow + j]``,
+    ``xp`` the zero-padded input: the ``K`` column shifts of a stride-1 convolution, written
+    straight from ``x`` (no padded copy). Row shift ``i`` is then the slab ``[:, :, i : i + OH]``,
+    a (C*K, OH*OW*N) matrix with a row stride BLAS takes as it is: 3 copies instead of 9."""
+    c, h, w, n = x.shape
+    ow = w + 2 * pad - k + 1
+    cols = np.empty((c, k, h + 2 * pad, ow, n), dtype=x.dtype)
+    cols[:, :, :pad] = 0
+    cols[:, :, pad + h :] = 0
+    for j in range(k):
+        lo, hi = max(0, pad - j), min(ow, w + pad - j)  # output columns that read inside x
+        cols[:, j, pad : pad + h, :lo] = 0
+        cols[:, j, pad : pad + h, hi:] = 0
+        cols[:, j, pad : pad + h, lo:hi] = x[:, :, lo + j - pad : hi + j - pad]
+    return cols
+
+
 def conv_forward(x, W, stride: int = 1, pad: int = 0, keep_cols: bool = True):
-    """Convolution without bias: ``W.reshape(F, -1) @ im2col(x)``.
+    """Convolution without bias: ``W.reshape(F, -1) @ im2col(x)``; for stride 1 (K > 1, at
+    least ``ROW_COLS_MIN_CHANNELS`` input channels) as
+    ``sum_i W[:, :, i] @ row_cols(x)[:, :, i : i + OH]``, ``K`` products over the ``K`` row
+    shifts of one array of ``K`` column shifts (the same sums, a third of im2col's copies).
 
     Parameters
     ----------
@@ -108,20 +132,42 @@ def conv_forward(x, W, stride: int = 1, pad: int = 0, keep_cols: bool = True):
     c, h, w, n = x.shape
     f, _, k, _ = W.shape
     oh, ow = conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad)
-    cols = im2col(x, k, stride, pad)
-    out = (W.reshape(f, -1) @ cols).reshape(f, oh, ow, n)
+    if stride == 1 and k > 1 and c >= ROW_COLS_MIN_CHANNELS:
+        cols = row_cols(x, k, pad)
+        out = np.empty((f, oh * ow * n), dtype=np.result_type(x, W))
+        tmp = np.empty_like(out)
+        for i in range(k):
+            a = W[:, :, i, :].reshape(f, c * k)
+            b = cols[:, :, i : i + oh].reshape(c * k, oh * ow * n)  # a view, row stride kept
+            if i == 0:
+                np.matmul(a, b, out=out)
+            else:
+                np.matmul(a, b, out=tmp)
+                out += tmp
+        out = out.reshape(f, oh, ow, n)
+    else:
+        cols = im2col(x, k, stride, pad)
+        out = (W.reshape(f, -1) @ cols).reshape(f, oh, ow, n)
     return out, (ConvCache(cols, x.shape, W, stride, pad) if keep_cols else None)
 
 
 def conv_backward(dout, cache: ConvCache, compute_dx: bool = True):
-    """``dW = D @ cols.T`` with ``D = dout`` as (F, OH*OW*N), and ``dx``: by
-    ``col2im(W.T @ D)`` for a strided convolution; for stride 1 and ``pad = K // 2`` as the
-    convolution of ``dout`` with the flipped, transposed kernels (the same sums, one im2col
-    instead of ``K*K`` strided adds). Returns ``(dx or None, dW)``."""
+    """``dW = D @ cols.T`` with ``D = dout`` as (F, OH*OW*N) (per row shift ``i`` when the
+    cache holds :func:`row_cols`), and ``dx``: by ``col2im(W.T @ D)`` for a strided
+    convolution; for stride 1 and ``pad = K // 2`` as the convolution of ``dout`` with the
+    flipped, transposed kernels (the same sums, without ``K*K`` strided adds). Returns
+    ``(dx or None, dW)``."""
     cols, x_shape, W, stride, pad = cache
     f, c, k, _ = W.shape
     d = dout.reshape(f, -1)
-    dW = (cols @ d.T).T.reshape(W.shape)  # (K, M) @ (M, F): faster in OpenBLAS than D @ cols.T
+    if cols.ndim == 5:  # row_cols: dW[:, :, i] = D @ cols_i.T
+        oh = dout.shape[1]
+        dW = np.empty_like(W)
+        for i in range(k):
+            b = cols[:, :, i : i + oh].reshape(c * k, -1)
+            dW[:, :, i, :] = (b @ d.T).T.reshape(f, c, k)
+    else:
+        dW = (cols @ d.T).T.reshape(W.shape)  # (K, M) @ (M, F): faster in OpenBLAS than D @ cols.T
     if not compute_dx:
         return None, dW
     if stride == 1 and 2 * pad == k - 1:
@@ -139,15 +185,20 @@ class BatchNormCache(NamedTuple):
     shape: tuple  # (C, H, W, N)
 
 
-def batchnorm_forward(x, gamma, beta, *, groups: int = 1, relu: bool = False, eps=EPS):
+def batchnorm_forward(x, gamma, beta, *, groups: int = 1, relu: bool = False, eps=EPS,
+                      keep_cache: bool = True):
     """Training-mode BatchNorm on (C, H, W, N), each of ``groups`` equal parts of the batch
     (examples ``g*n .. (g+1)*n - 1``) with its own biased batch statistics; ``relu=True``
     applies ReLU after it.
 
+    ``keep_cache=False`` (a forward-only pass) keeps no ``xhat`` and applies
+    ``(x - mean) * (gamma inv_std) + beta`` in place on one temporary (the same map, rounded
+    once less per value); the cache is then None.
+
     Returns
     -------
     out : ndarray, shape (C, H, W, N)
-    cache : BatchNormCache
+    cache : BatchNormCache or None
     stats : (mean (C, G), biased var (C, G), M values per channel and group)
     """
     c, h, w, n = x.shape
@@ -162,6 +213,13 @@ def batchnorm_forward(x, gamma, beta, *, groups: int = 1, relu: bool = False, ep
     xhat = x4 - mean[:, None, :, None]
     var = np.einsum("cpgn,cpgn->cg", xhat, xhat) / m  # biased
     inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    if not keep_cache:
+        out = xhat  # x - mean, not kept
+        out *= (gamma[:, None] * inv_std)[:, None, :, None]
+        out += beta[:, None, None, None]
+        if relu:
+            np.maximum(out, 0, out=out)
+        return out.reshape(x.shape), None, (mean, var, m)
     xhat *= inv_std[:, None, :, None]
     out = xhat * gamma[:, None, None, None]
     out += beta[:, None, None, None]

@@ -143,7 +143,8 @@ def forward(p, x, arch: Arch, *, train: bool, noise=None, state=None, dropout: f
     def bn(name, z, relu):
         if train:
             out, c, stats[name] = batchnorm_forward(z, p[f"{name}.weight"], p[f"{name}.bias"],
-                                                    groups=groups, relu=relu)
+                                                    groups=groups, relu=relu,
+                                                    keep_cache=keep_cache)
         else:
             out, c = batchnorm_eval_forward(z, p[f"{name}.weight"], p[f"{name}.bias"],
                                             state[f"{name}.running_mean"],
@@ -175,9 +176,10 @@ def forward(p, x, arch: Arch, *, train: bool, noise=None, state=None, dropout: f
         stage = int(b.name[5])
         if train and b.name.endswith(".1") and stage in arch.dropout_after and dropout:
             keep = noise[arch.dropout_after.index(stage)]
-            mask = _tile(keep, groups).T[:, None, None, :]  # (N, C) -> (C, 1, 1, N)
+            # (N, C) -> (C, 1, 1, N), the kept entries scaled: h * (mask * scale) is h * scale
+            # or 0, bit for bit what h * mask * scale gives, in one pass
+            mask = _tile(keep, groups).T[:, None, None, :] * h.dtype.type(scale)
             h = h * mask
-            h *= scale
             if keep_cache:
                 cache[f"drop{stage}"] = mask
     c, n = h.shape[0], h.shape[3]
@@ -211,8 +213,7 @@ def backward(dlogits, cache: dict, arch: Arch, g: dict) -> None:
     for b in reversed(arch.blocks):
         stage = int(b.name[5])
         if f"drop{stage}" in cache and b.name.endswith(".1"):
-            dh = dh * cache[f"drop{stage}"]
-            dh *= cache["scale"]
+            dh = dh * cache[f"drop{stage}"]  # the mask times the scale
         d = dh * (cache[f"{b.name}.out"] > 0)  # the block's final ReLU
         dr = bn_back(f"{b.name}.bn2", d)
         dr = conv_back(f"{b.name}.conv2", dr)
