@@ -108,6 +108,25 @@ def check_beta(value, name: str = "beta") -> float:
     return v
 
 
+def check_image_shape(name: str, value) -> tuple[int, int]:
+    """``(height, width)`` from an integer or a pair of integers, or an error naming ``name``."""
+    if is_integer(value):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_integer, value)):
+        return int(value[0]), int(value[1])
+    raise ArgumentTypeError(f"{name} must be an integer or a pair of integers (height, width), "
+                            f"got {describe(value)}")
+
+
+def check_int_tuple(name: str, value, length: int, least: int = 1) -> tuple[int, ...]:
+    """``length`` integers ``>= least`` (a tuple or list), or an error naming ``name``."""
+    if not isinstance(value, (tuple, list)) or not all(map(is_integer, value)):
+        raise ArgumentTypeError(f"{name} must be a tuple of integers, got {describe(value)}")
+    if len(value) != length or (value and min(value) < least):
+        raise ValueError(f"{name} must be {length} integers >= {least}, got {tuple(value)}")
+    return tuple(int(v) for v in value)
+
+
 def check_flag(name: str, value) -> bool:
     """A switch must be a bool (not a truthy number or string such as ``"no"``)."""
     if not isinstance(value, (bool, np.bool_)):

@@ -235,3 +235,22 @@ def test_channel_major_helpers_are_used_by_the_network():
 
     assert resnet_layers.conv_forward is chwn.conv_forward
     assert resnet_layers.batchnorm_forward is chwn.batchnorm_forward
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"in_channels": 2.7}, "in_channels"), ({"n_classes": 10.5}, "n_classes"),
+    ({"dropout": "0.5"}, "dropout"), ({"image_size": (32,)}, "image_size"),
+    ({"widths": (16, 32.0, 64, 128)}, "widths"), ({"strides": [1, 2]}, "strides"),
+    ({"stem_pool": "no"}, "stem_pool"), ({"dropout_after": (2, 5)}, "dropout_after"),
+    ({"eval_batch_size": 0}, "eval_batch_size"), ({"in_channels": True}, "in_channels"),
+])
+def test_constructor_arguments_are_named(kwargs, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        ResNet18(**kwargs)
+
+
+def test_predict_refuses_non_finite_weights():
+    model = ResNet18(widths=(4, 4, 4, 4), dropout=0.0)
+    w = np.full(model.num_params, np.nan)
+    with pytest.raises(ValueError, match="w contains NaN"):
+        model.predict(w, np.zeros((1, 3, 32, 32)))

@@ -49,7 +49,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arguments import check_int, check_real, check_real_array, describe, is_integer
+from ..arguments import (
+    check_image_shape,
+    check_int,
+    check_real,
+    check_real_array,
+)
 from ..fast.chunks import example_chunks, map_chunks, raise_heap_thresholds
 from ..nn import (
     cross_entropy_per_example,
@@ -122,7 +127,7 @@ class LeNet(Model):
         eval_batch_size: int = 256,
         threads: int = 1,
     ):
-        h, w = _image_size(image_size)
+        h, w = check_image_shape("image_size", image_size)
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.n_classes = check_int("n_classes", n_classes, 2)
         self.image_size = (h, w)
@@ -301,14 +306,3 @@ class LeNet(Model):
             logits, _ = tail_forward(conv1_forward(p, X[s])[0], p, None, self.dropout)
             out[s] = np.argmax(logits, axis=1)
         return out
-
-
-def _image_size(image_size) -> tuple[int, int]:
-    """``(height, width)`` from an int or a pair of ints, or an error naming ``image_size``."""
-    if is_integer(image_size):
-        return int(image_size), int(image_size)
-    if (isinstance(image_size, (tuple, list)) and len(image_size) == 2
-            and all(map(is_integer, image_size))):
-        return int(image_size[0]), int(image_size[1])
-    raise TypeError(f"image_size must be an integer or a pair of integers (height, width), got "
-                    f"{describe(image_size)}")

@@ -55,6 +55,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import (
+    check_flag,
+    check_image_shape,
+    check_int,
+    check_int_tuple,
+    check_real,
+    describe,
+    is_integer,
+)
 from ..fast.chwn import to_batch_last
 from ..nn import softmax_cross_entropy_backward, softmax_cross_entropy_per_example_forward
 from ..nn.dropout2d import dropout2d_mask
@@ -125,26 +134,24 @@ class ResNet18(Model):
                  widths=AUTHORS["widths"], strides=AUTHORS["strides"],
                  stem_pool: bool = AUTHORS["stem_pool"], dropout: float = AUTHORS["dropout"],
                  dropout_after=AUTHORS["dropout_after"], eval_batch_size: int = 256):
-        h, w = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
-        self.in_channels, self.n_classes = int(in_channels), int(n_classes)
-        if self.in_channels < 1 or self.n_classes < 2:
-            raise ValueError(f"need in_channels >= 1 and n_classes >= 2, got {in_channels}, "
-                             f"{n_classes}")
-        self.image_size = (int(h), int(w))
+        h, w = check_image_shape("image_size", image_size)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.n_classes = check_int("n_classes", n_classes, 2)
+        self.image_size = (h, w)
         if min(self.image_size) < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
-        widths, strides = tuple(int(c) for c in widths), tuple(int(s) for s in strides)
-        if len(widths) != 4 or min(widths) < 1:
-            raise ValueError(f"widths must be 4 positive channel counts, got {widths}")
-        if len(strides) != 4 or min(strides) < 1:
-            raise ValueError(f"strides must be 4 positive strides, got {strides}")
+        widths = check_int_tuple("widths", widths, 4)
+        strides = check_int_tuple("strides", strides, 4)
+        stem_pool = check_flag("stem_pool", stem_pool)
+        dropout = check_real("dropout", dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        if not isinstance(dropout_after, (tuple, list)) or any(
+                not is_integer(s) or s not in (1, 2, 3, 4) for s in dropout_after):
+            raise ValueError(f"dropout_after must hold stage numbers 1..4, got "
+                             f"{describe(dropout_after)}")
         dropout_after = tuple(int(s) for s in dropout_after)
-        if any(s not in (1, 2, 3, 4) for s in dropout_after):
-            raise ValueError(f"dropout_after must hold stage numbers 1..4, got {dropout_after}")
-        if int(eval_batch_size) < 1:
-            raise ValueError(f"eval_batch_size must be at least 1, got {eval_batch_size}")
+        eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
         self.widths, self.strides, self.stem_pool = widths, strides, bool(stem_pool)
         self.dropout, self.dropout_after = float(dropout), dropout_after
         self.eval_batch_size = int(eval_batch_size)
@@ -331,7 +338,7 @@ class ResNet18(Model):
 
     def predict(self, w, X, *, state=None) -> np.ndarray:
         """Class labels (N,) int64, in evaluation mode (running statistics, no dropout)."""
-        w = self._check_w(w)
+        w = self._check_finite_w(w)
         X = self._check_X(X, w.dtype)
         state = self._check_state(state, w.dtype)
         out = np.empty(X.shape[0], dtype=np.int64)
