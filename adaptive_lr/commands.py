@@ -162,9 +162,9 @@ def format_times(result: dict, wall: float, resumed: bool = False) -> str:
     summaries = [run["summary"] for run in result["runs"]]
     train = sum(s["train_seconds"] for s in summaries)
     runs = sum(s["wall_seconds"] for s in summaries)
-    if resumed:  # the training time counts the earlier sessions too
-        return (f"time: {wall:.1f}s in all in this session; training over every session "
-                f"{train:.1f}s")
+    if resumed:  # the training time counts the interrupted parts of the run too
+        return (f"time: {wall:.1f}s in all since --resume; training over the whole run, "
+                f"interrupted parts included, {train:.1f}s")
     return (f"time: {wall:.1f}s in all: training {train:.1f}s, evaluation and checkpoints "
             f"{runs - train:.1f}s, data, files and figures {wall - runs:.1f}s")
 
