@@ -232,6 +232,30 @@ def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
     return y
 
 
+def check_images(X, dtype, in_channels: int, image_size: tuple[int, int], net: str) -> np.ndarray:
+    """``X`` as a C-contiguous ``(N, C, H, W)`` batch of ``dtype`` for the network ``net``
+    (its name in the messages), with ``N >= 1``, its channels and its image size; real and
+    finite. Checked eagerly because a ReLU network can map an inf pixel to a finite loss
+    (negative pre-activation -> 0)."""
+    X = check_real_array("X", X)
+    if X.ndim != 4:
+        raise ValueError(f"X must be 4-D (N, C, H, W) images, got shape {X.shape}")
+    n, c, h, w = X.shape
+    if n == 0:
+        raise ValueError("X is empty")
+    if c != in_channels:
+        raise ValueError(f"X has {c} channels, this {net} expects {in_channels}")
+    if (h, w) != tuple(image_size):
+        raise ValueError(f"X has {h}x{w} images, this {net} was built for image_size="
+                         f"{image_size[0]}x{image_size[1]}")
+    X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it already is
+    # One sum (one pass, no temporary, unlike isfinite(X).all()) is non-finite whenever X is;
+    # a finite X whose sum overflows falls through to the exact check.
+    if not np.isfinite(np.sum(X)):
+        raise_if_inputs_not_finite(np.zeros(1), X)
+    return X
+
+
 def raise_if_inputs_not_finite(w, X, y=None) -> None:
     """Name the input that made a loss non-finite; return quietly when all are finite
     (then the loss overflowed on finite inputs: a divergence, not bad input)."""

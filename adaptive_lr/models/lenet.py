@@ -68,6 +68,7 @@ from .base import (
     Model,
     check_dtype,
     check_etas,
+    check_images,
     check_labels,
     check_rng,
     raise_if_inputs_not_finite,
@@ -180,26 +181,9 @@ class LeNet(Model):
     # -- checks ----------------------------------------------------------------------------
     def _check_X(self, X, dtype) -> np.ndarray:
         X = check_real_array("X", X)
-        if X.ndim != 4:
-            raise ValueError(f"X must be 4-D (N, C, H, W) images, got shape {X.shape}")
-        n, c, h, w = X.shape
-        if n == 0:
-            raise ValueError("X is empty")
-        if c != self.in_channels:
-            raise ValueError(f"X has {c} channels, this LeNet expects {self.in_channels}")
-        check_image_size(h, w, "X")
-        if (h, w) != self.image_size:
-            raise ValueError(
-                f"X has {h}x{w} images, this LeNet was built for image_size="
-                f"{self.image_size[0]}x{self.image_size[1]}"
-            )
-        X = np.ascontiguousarray(X, dtype=dtype)  # no copy when it already is
-        # One sum (one pass, no temporary, unlike isfinite(X).all()) is non-finite whenever X is;
-        # a finite X whose sum overflows falls through to the exact check. Checked eagerly because
-        # a ReLU network can map an inf pixel to a finite loss (negative pre-activation -> 0).
-        if not np.isfinite(np.sum(X)):
-            raise_if_inputs_not_finite(np.zeros(1), X)
-        return X
+        if X.ndim == 4:
+            check_image_size(*X.shape[2:], "X")  # too small for LeNet, before a size mismatch
+        return check_images(X, dtype, self.in_channels, self.image_size, "LeNet")
 
     def _check_noise(self, noise, n: int):
         if noise is None:

@@ -69,7 +69,14 @@ from ..nn import softmax_cross_entropy_backward, softmax_cross_entropy_per_examp
 from ..nn.dropout2d import dropout2d_mask
 from ..nn.losses import cross_entropy_per_example
 from ..params import make_layout
-from .base import GradientPass, Model, check_dtype, check_labels, raise_if_inputs_not_finite
+from .base import (
+    GradientPass,
+    Model,
+    check_dtype,
+    check_images,
+    check_labels,
+    raise_if_inputs_not_finite,
+)
 from .resnet_layers import Arch, ResNetNoise, backward, forward, make_arch, new_state
 
 __all__ = ["ResNet18", "ResNetNoise", "multiply_adds"]
@@ -221,23 +228,7 @@ class ResNet18(Model):
 
     # -- checks ----------------------------------------------------------------------------
     def _check_X(self, X, dtype) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 4:
-            raise ValueError(f"X must be 4-D (N, C, H, W) images, got shape {X.shape}")
-        n, c, h, w = X.shape
-        if n == 0:
-            raise ValueError("X is empty")
-        if c != self.in_channels:
-            raise ValueError(f"X has {c} channels, this ResNet18 expects {self.in_channels}")
-        if (h, w) != self.image_size:
-            raise ValueError(f"X has {h}x{w} images, this ResNet18 was built for image_size="
-                             f"{self.image_size[0]}x{self.image_size[1]}")
-        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
-            raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=dtype)
-        if not np.isfinite(np.sum(X)):  # a ReLU network can map inf to a finite loss
-            raise_if_inputs_not_finite(np.zeros(1), X)
-        return X
+        return check_images(X, dtype, self.in_channels, self.image_size, "ResNet18")
 
     def _check_noise(self, noise, n: int):
         if noise is None:
