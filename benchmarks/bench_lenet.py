@@ -31,19 +31,17 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
-import tracemalloc
 
 import numpy as np
+from timing import TorchChild, peak_memory_mb, time_round_robin
 
 from adaptive_lr.models.base import Model
 from adaptive_lr.models.lenet import LeNet
 
 ETA, EPS = 0.01, 1e-5
 ETAS = ETA + EPS * np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
-PAUSE = 0.2  # s, untimed, between NumPy's and PyTorch's turns (their idle threads spin-wait)
 
 
 def numpy_steps(model, w, X, y, rng):
@@ -124,54 +122,6 @@ def torch_worker(n: int, dtype_name: str, threads: int) -> None:
         print(json.dumps(times), flush=True)
 
 
-class TorchChild:
-    """A :func:`torch_worker` process; ``run(k)`` returns the times of ``k`` steps (s)."""
-
-    def __init__(self, n: int, dtype_name: str, threads: int):
-        cmd = [sys.executable, __file__, "--torch-worker", str(n), dtype_name, str(threads)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.ok = json.loads(self.proc.stdout.readline() or "false")
-
-    def run(self, k: int) -> list:
-        self.proc.stdin.write(f"{k}\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def time_round_robin(fns: dict, steps: int, warmup: int = 5, torch=None, block: int = 5) -> dict:
-    """Median ms per step of each function, one step of each in turn (and ``block`` steps of the
-    :class:`TorchChild` ``torch`` after every ``block`` rounds)."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
-    if torch is not None:
-        torch.run(warmup)
-        times["torch"] = []
-    for i in range(steps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-        if torch is not None and (i + 1) % block == 0:
-            time.sleep(PAUSE)  # OpenBLAS's idle threads spin ~0.1 s before they sleep
-            times["torch"] += torch.run(block)
-            time.sleep(PAUSE)  # and so, more briefly, do PyTorch's OpenMP threads
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items() if t}
-
-
-def peak_memory_mb(fn) -> float:
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
-
-
 def page_faults_per_step(fn, steps: int = 10) -> float:
     """Minor page faults per call of ``fn``: memory that glibc unmapped or trimmed and the next
     step touches afresh (large NumPy temporaries). Setting ``MALLOC_MMAP_THRESHOLD_`` and
@@ -214,14 +164,16 @@ def main() -> None:
             y = rng.integers(0, 10, n)
             fns = numpy_steps(model, w, X, y, rng)
             plain_fns[n, dtype_name] = {"basic": fns["basic"], "plain": fns.pop("plain")}
-            child = TorchChild(n, dtype_name, args.torch_threads)
-            results[n, dtype_name] = time_round_robin(fns, steps, torch=child if child.ok else None)
+            child = TorchChild([sys.executable, __file__, "--torch-worker", str(n), dtype_name,
+                                str(args.torch_threads)])
+            torch = child if child.ok else None
+            results[n, dtype_name] = time_round_robin(fns, steps, warmup=5, torch=torch, block=5)
             child.close()
     # The plain probes run Model.line_losses, whose five loss() calls on 256-image chunks free
     # mappings that leave glibc's heap trimming on later steps (~2,400 more page faults per basic
     # step at batch 256): they are timed last, against basic again, in loops of their own.
     for (n, dtype_name), fns in plain_fns.items():
-        t = time_round_robin(fns, max(10, args.steps * 32 // n))
+        t = time_round_robin(fns, max(10, args.steps * 32 // n), warmup=5)
         results[n, dtype_name]["plain"] = t["plain"]
         results[n, dtype_name]["plain/basic"] = t["plain"] / t["basic"]
     print("median ms per step\n" + header + "\n" + "-" * len(header))

@@ -33,17 +33,15 @@ NumPy reports its buffers to) and the process's maximum resident set size are pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from timing import TorchChild, peak_memory_mb, time_round_robin
 
 from adaptive_lr.fast.chunks import raise_heap_thresholds
 from adaptive_lr.models.resnet import ResNet18
@@ -51,7 +49,6 @@ from adaptive_lr.models.resnet_layers import forward
 
 ETA, EPS = 0.1, 1e-5
 ETAS = ETA + EPS * np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
-PAUSE = 0.2  # s between NumPy's and PyTorch's turns (idle threads spin-wait)
 WORKER = str(Path(__file__).with_name("torch_resnet.py"))
 
 
@@ -82,56 +79,6 @@ def numpy_steps(model, w, X, y, rng):
                 keep_cache=False)
 
     return {"basic": basic, "adaptive": adaptive, "5 x fwd": five_forward, "stacked": stacked}
-
-
-class TorchChild:
-    """A ``torch_resnet.py time`` process; ``run(k)`` returns the times of ``k`` steps (s)."""
-
-    def __init__(self, python: str, n: int, dtype_name: str, threads: int):
-        cmd = [python, WORKER, "time", str(n), dtype_name, str(threads)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        self.ok = bool(line) and json.loads(line)
-
-    def run(self, k: int) -> list:
-        self.proc.stdin.write(f"{k}\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def time_round_robin(fns: dict, steps: int, torch=None, warmup: int = 1) -> dict:
-    """Median ms of each function, one call of each in turn, after a warm-up; the PyTorch
-    child runs as many steps as there are rounds, in blocks after every round."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
-    if torch is not None:
-        torch.run(warmup + 1)
-        times["torch"] = []
-    for _ in range(steps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-        if torch is not None:
-            time.sleep(PAUSE)
-            times["torch"] += torch.run(2)
-            time.sleep(PAUSE)
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items() if t}
-
-
-def peak_memory_mb(fn) -> float:
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def check_against_torch(python: str) -> None:
@@ -199,9 +146,11 @@ def main() -> None:
         X = rng.standard_normal((n, 3, 32, 32)).astype(dtype)
         y = rng.integers(0, 10, n)
         fns = numpy_steps(model, w, X, y, rng)
-        child = TorchChild(args.torch_python, n, args.dtype, args.torch_threads)
+        child = TorchChild([args.torch_python, WORKER, "time", str(n), args.dtype,
+                            str(args.torch_threads)])
         steps = max(args.steps, args.steps * largest // (4 * n))
-        rows.append((n, time_round_robin(fns, steps, torch=child if child.ok else None)))
+        rows.append((n, time_round_robin(fns, steps, warmup=1, torch=child if child.ok else None,
+                                             torch_steps=2, torch_warmup=2)))
         child.close()
     print("median ms per step\n" + header + "\n" + "-" * len(header))
     for n, t in rows:
