@@ -1,7 +1,7 @@
 """What the step benchmarks share: a PyTorch child process that times steps on request, a
 round-robin timer that gives NumPy and PyTorch turns on the same machine, and peak memory.
 
-Imported by the scripts beside it (``python benchmarks/bench_*.py`` puts this folder first on
+Imported by the scripts beside it (``python benchmarks/bench_lenet.py`` puts this folder first on
 ``sys.path``).
 """
 
